@@ -1,0 +1,175 @@
+// Package fabrictest provides an in-memory fabric.Port for testing the
+// fabric and the code around it without sockets.
+package fabrictest
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/l2fabric/l2fabric/fabric"
+)
+
+// Port is an in-memory fabric.Port. Frames given to Inject come out of
+// Read; frames the fabric writes are collected and can be awaited with
+// Next or Expect.
+type Port struct {
+	in    chan []byte
+	done  chan struct{}
+	once  sync.Once
+	batch int
+
+	mu      sync.Mutex
+	cond    *sync.Cond
+	written [][]byte
+	block   chan struct{} // when not nil, Write waits on it
+	writeFn func([][]byte) (int, error)
+}
+
+var _ fabric.Port = (*Port)(nil)
+
+// New returns a port reading and writing batches of up to batch frames.
+func New(batch int) *Port {
+	p := &Port{in: make(chan []byte, 4096), done: make(chan struct{}), batch: batch}
+	p.cond = sync.NewCond(&p.mu)
+	return p
+}
+
+// Inject queues frames for the fabric to read, in order. Frames are
+// copied.
+func (p *Port) Inject(frames ...[]byte) {
+	for _, f := range frames {
+		p.in <- append([]byte(nil), f...)
+	}
+}
+
+// Block makes Write wait until Unblock, simulating a peer that stopped
+// reading.
+func (p *Port) Block() {
+	p.mu.Lock()
+	p.block = make(chan struct{})
+	p.mu.Unlock()
+}
+
+// Unblock releases a Block.
+func (p *Port) Unblock() {
+	p.mu.Lock()
+	if p.block != nil {
+		close(p.block)
+		p.block = nil
+	}
+	p.mu.Unlock()
+}
+
+// FailWrites makes every later Write return err without sending.
+func (p *Port) FailWrites(err error) {
+	p.mu.Lock()
+	p.writeFn = func([][]byte) (int, error) { return 0, err }
+	p.mu.Unlock()
+}
+
+// Read implements fabric.Port.
+func (p *Port) Read(bufs [][]byte, sizes []int) (int, error) {
+	n := 0
+	select {
+	case f := <-p.in:
+		sizes[0] = copyFrame(bufs[0], f)
+		n = 1
+	case <-p.done:
+		return 0, errors.New("port closed")
+	}
+	for n < len(bufs) {
+		select {
+		case f := <-p.in:
+			sizes[n] = copyFrame(bufs[n], f)
+			n++
+		default:
+			return n, nil
+		}
+	}
+	return n, nil
+}
+
+// copyFrame copies f into b, reporting a frame that does not fit with a
+// size larger than b, as the Port contract asks.
+func copyFrame(b, f []byte) int {
+	if len(f) > len(b) {
+		return len(b) + 1
+	}
+	return copy(b, f)
+}
+
+// Write implements fabric.Port.
+func (p *Port) Write(bufs [][]byte) (int, error) {
+	p.mu.Lock()
+	block, fn := p.block, p.writeFn
+	p.mu.Unlock()
+	if block != nil {
+		select {
+		case <-block:
+		case <-p.done:
+			return 0, errors.New("port closed")
+		}
+	}
+	if fn != nil {
+		return fn(bufs)
+	}
+	p.mu.Lock()
+	for _, b := range bufs {
+		p.written = append(p.written, append([]byte(nil), b...))
+	}
+	p.cond.Broadcast()
+	p.mu.Unlock()
+	return len(bufs), nil
+}
+
+// BatchSize implements fabric.Port.
+func (p *Port) BatchSize() int { return p.batch }
+
+// Close implements fabric.Port.
+func (p *Port) Close() error {
+	p.once.Do(func() { close(p.done) })
+	p.mu.Lock()
+	p.cond.Broadcast()
+	p.mu.Unlock()
+	return nil
+}
+
+// Closed reports whether Close was called.
+func (p *Port) Closed() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Written returns a copy of every frame written so far.
+func (p *Port) Written() [][]byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([][]byte(nil), p.written...)
+}
+
+// WaitWritten waits until at least n frames have been written or timeout
+// passes, and returns what was written.
+func (p *Port) WaitWritten(n int, timeout time.Duration) ([][]byte, error) {
+	deadline := time.Now().Add(timeout)
+	timer := time.AfterFunc(timeout, func() {
+		p.mu.Lock()
+		p.cond.Broadcast()
+		p.mu.Unlock()
+	})
+	defer timer.Stop()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(p.written) < n {
+		if time.Now().After(deadline) {
+			return append([][]byte(nil), p.written...), fmt.Errorf("%d frames written, want %d", len(p.written), n)
+		}
+		p.cond.Wait()
+	}
+	return append([][]byte(nil), p.written...), nil
+}

@@ -1,0 +1,174 @@
+// Package fabric is the switch: it connects ports provided by backends,
+// learns where each MAC address lives, and forwards every frame to the one
+// port that should see it, or floods it to its VLAN.
+//
+// A reader looking for the architecture finds it here:
+//   - port.go: the Port interface every backend implements, and PortConfig.
+//   - forward.go: the forwarding decision, one batch of frames at a time.
+//   - txqueue.go: the bounded per-port transmit queue that keeps a slow port
+//     from stalling the others.
+//   - fabric.go: attaching and detaching ports and devices, aging, shutdown.
+//   - spec.go: the KIND:ARG[,KEY=VALUE]... port specification.
+//
+// The learning table is package fdb, frame views are package frames, and
+// each port kind is a package under backends/.
+package fabric
+
+import (
+	"errors"
+
+	"github.com/l2fabric/l2fabric/frames"
+)
+
+// Port is one link of the fabric: a VM's socket, a host NIC, a TAP. Backends
+// implement it; the fabric runs one reader and one writer goroutine per
+// port, so Read is never called concurrently with itself, nor Write with
+// itself, but Read and Write run concurrently.
+//
+// The shape follows wireguard-go's tun.Device: frames move in batches, into
+// and out of buffers the caller owns.
+type Port interface {
+	// Read reads one or more frames into bufs, storing the length of
+	// bufs[i]'s frame in sizes[i], and returns how many it read. It blocks
+	// until at least one frame is available. A frame longer than
+	// len(bufs[i]) must be reported with a size larger than the MTU allows
+	// (or dropped by the backend), never silently truncated into a
+	// valid-looking frame. An error means the port is finished: the fabric
+	// forwards the n frames read, then detaches the port. After Close,
+	// Read returns an error promptly.
+	Read(bufs [][]byte, sizes []int) (n int, err error)
+
+	// Write sends each of bufs as one frame and returns how many it sent.
+	// It may wait for a slow peer, but only for a bounded time (tens of
+	// milliseconds), so that the port's queue, not the fabric, absorbs a
+	// slow peer. When n < len(bufs), err says why bufs[n:] were not sent:
+	// an error wrapping ErrTxFull (the peer is not keeping up) or
+	// ErrPeerGone (the port is finished and will be detached) is counted as
+	// such; any other error counts one transmit error for bufs[n] and the
+	// fabric carries on with the rest.
+	Write(bufs [][]byte) (n int, err error)
+
+	// BatchSize returns the number of frames the port prefers to read and
+	// write per call. The fabric sizes its batches to it.
+	BatchSize() int
+
+	// Close releases the port and whatever the backend created for it
+	// (socket files, devices). It unblocks a pending Read. It is called
+	// exactly once, by the fabric, when the port is detached.
+	Close() error
+}
+
+// RxDropper is implemented by ports whose backend can drop received
+// frames before the fabric reads them (a listener's per-client queue); the
+// count shows in the port's counters as drop_rx_backend.
+type RxDropper interface {
+	RxDropped() uint64
+}
+
+// Errors a Port's Write (or Read) wraps to tell the fabric what happened.
+var (
+	// ErrTxFull means the peer did not accept frames within the port's
+	// bounded wait: they are dropped and counted as tx queue full.
+	ErrTxFull = errors.New("peer not accepting frames")
+	// ErrPeerGone means the other end has gone away for good (its socket
+	// closed or removed): the port is detached.
+	ErrPeerGone = errors.New("peer gone")
+)
+
+// Defaults for PortConfig fields left zero.
+const (
+	// DefaultMTU is the MTU of a port with no mtu= option.
+	DefaultMTU = 1500
+	// MinMTU is the smallest MTU a port accepts (IPv4's minimum).
+	MinMTU = 68
+	// MaxMTU is the largest MTU: peers that send TSO frames (krunkit with
+	// offloading, Virtualization.framework on macOS 13+) need up to 65535.
+	MaxMTU = 65535
+	// DefaultTxQueueLen is the number of frames a port's transmit queue
+	// holds before further frames for it are dropped.
+	DefaultTxQueueLen = 512
+	// MaxTxQueueLen bounds txqueue=.
+	MaxTxQueueLen = 65536
+	// DefaultVLAN is the access VLAN of a port with no vlan= option.
+	DefaultVLAN = 1
+)
+
+// PortConfig says how the fabric treats a port. Its zero value (apart from
+// Name) is the default: an access port in VLAN 1, MTU 1500, learning and
+// flooding on, any source MAC admitted.
+type PortConfig struct {
+	// Name identifies the port in dumps and control commands. Required and
+	// unique.
+	Name string
+	// Kind is the backend kind ("dgram", "host"...), shown in dumps.
+	Kind string
+	// Device is the device (see Device) the port belongs to, set by
+	// backends whose ports come and go; detaching the device detaches the
+	// port.
+	Device string
+	// Info is a short backend-specific description (the peer's socket
+	// path, the interface), shown in dumps.
+	Info string
+	// VLAN is the access VLAN (untagged frames belong to it and leave
+	// untagged). On a trunk it is the native VLAN; 0 on a trunk means
+	// untagged frames are dropped. 0 on an access port means DefaultVLAN.
+	VLAN uint16
+	// Trunk lists the VLANs carried tagged. Non-empty makes the port a
+	// trunk; a tagged frame arriving on an access port is dropped.
+	Trunk []uint16
+	// MTU is the largest payload (frame minus the 14-byte header, minus 4
+	// more for a tagged frame) the port admits and sends. 0 means
+	// DefaultMTU.
+	MTU int
+	// NoLearning stops the port's source addresses from being learned.
+	NoLearning bool
+	// NoFlood stops unknown unicast from being flooded to the port.
+	// Broadcast and multicast still reach it (ARP and IPv6 neighbour
+	// discovery need them), as with the Linux bridge's flood flag.
+	NoFlood bool
+	// MAC, when not zero, is the only source address admitted from the
+	// port (anti-spoofing for VM ports).
+	MAC frames.MAC
+	// TxQueueLen is the transmit queue length in frames. 0 means
+	// DefaultTxQueueLen.
+	TxQueueLen int
+}
+
+// IsTrunk reports whether the port carries tagged VLANs.
+func (c PortConfig) IsTrunk() bool { return len(c.Trunk) > 0 }
+
+// withDefaults returns c with zero fields replaced by their defaults.
+func (c PortConfig) withDefaults() PortConfig {
+	if c.VLAN == 0 && !c.IsTrunk() {
+		c.VLAN = DefaultVLAN
+	}
+	if c.MTU == 0 {
+		c.MTU = DefaultMTU
+	}
+	if c.TxQueueLen == 0 {
+		c.TxQueueLen = DefaultTxQueueLen
+	}
+	return c
+}
+
+// validate checks a defaulted configuration.
+func (c PortConfig) validate() error {
+	switch {
+	case c.Name == "":
+		return errors.New("port has no name")
+	case c.VLAN > frames.MaxVLAN:
+		return errors.New("vlan must be 1-4094")
+	case c.MTU < MinMTU || c.MTU > MaxMTU:
+		return errors.New("mtu must be 68-65535")
+	case c.TxQueueLen < 1 || c.TxQueueLen > MaxTxQueueLen:
+		return errors.New("txqueue must be 1-65536")
+	case !c.MAC.IsZero() && !c.MAC.IsUnicast():
+		return errors.New("mac must be a unicast address")
+	}
+	for _, v := range c.Trunk {
+		if v < frames.MinVLAN || v > frames.MaxVLAN {
+			return errors.New("trunk VLANs must be 1-4094")
+		}
+	}
+	return nil
+}
