@@ -1,0 +1,243 @@
+//go:build linux || darwin
+
+package dgram
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/l2fabric/l2fabric/fabric"
+)
+
+// Socket buffer sizes, as vfkit sets them: Apple recommends a receive
+// buffer at least twice, ideally four times, the send buffer.
+const (
+	sendBufferSize = 1 << 20
+	recvBufferSize = 4 << 20
+)
+
+// sendTimeout bounds how long a Write waits for a peer that is not reading
+// before the rest of the batch is dropped as ErrTxFull.
+const sendTimeout = 50 * time.Millisecond
+
+// addr is a unix socket address in the kernel's layout, ready for
+// sendmsg, with the length the kernel reported or that we computed.
+type addr struct {
+	raw unix.RawSockaddrUnix
+	len uint32
+}
+
+// pathBytes returns the socket path (or, on Linux, the abstract name with
+// its leading NUL) without the trailing NUL padding.
+func (a *addr) pathBytes() []byte {
+	off := uint32(unsafe.Offsetof(a.raw.Path))
+	if a.len <= off {
+		return nil
+	}
+	n := int(a.len - off)
+	b := unsafe.Slice((*byte)(unsafe.Pointer(&a.raw.Path[0])), len(a.raw.Path))[:min(n, len(a.raw.Path))]
+	if len(b) > 0 && b[0] != 0 { // pathname: stop at the first NUL
+		for i, c := range b {
+			if c == 0 {
+				return b[:i]
+			}
+		}
+	}
+	return b
+}
+
+// String returns the path, or "@name" for a Linux abstract address.
+func (a *addr) String() string {
+	b := a.pathBytes()
+	if len(b) > 0 && b[0] == 0 {
+		return "@" + string(b[1:])
+	}
+	return string(b)
+}
+
+// conn is one unixgram socket, non-blocking and registered with Go's
+// poller so that reads park the goroutine rather than a thread and Close
+// wakes them.
+type conn struct {
+	f  *os.File
+	rc syscall.RawConn
+	fd int // valid inside rc callbacks only
+	rx recvScratch
+}
+
+// newConn takes ownership of fd, an AF_UNIX SOCK_DGRAM socket.
+func newConn(fd int, name string, batch int) (*conn, error) {
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("setting socket non-blocking: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), name)
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	c := &conn{f: f, rc: rc}
+	c.rx.init(batch)
+	return c, nil
+}
+
+// setBuffers sizes the socket buffers as vfkit does. As root it uses the
+// FORCE variants on Linux so that net.core.rmem_max does not cap them.
+func setBuffers(fd int) {
+	setBuffer(fd, unix.SO_SNDBUF, sendBufferSize)
+	setBuffer(fd, unix.SO_RCVBUF, recvBufferSize)
+}
+
+// recv reads up to len(bufs) datagrams, storing each length in sizes (a
+// truncated datagram gets a size larger than its buffer) and, when from is
+// not nil, each sender's address. It blocks until at least one arrives.
+func (c *conn) recv(bufs [][]byte, sizes []int, from []addr) (int, error) {
+	var n int
+	var err error
+	rerr := c.rc.Read(func(fd uintptr) bool {
+		n, err = recvBatch(int(fd), &c.rx, bufs, sizes, from)
+		return !errors.Is(err, unix.EAGAIN)
+	})
+	if rerr != nil {
+		return 0, rerr
+	}
+	return n, err
+}
+
+// send writes bufs as datagrams to the address to, or to the connected
+// peer when to is nil, using s as scratch space. It waits up to
+// sendTimeout for a peer that is not keeping up.
+func (c *conn) send(s *sendScratch, bufs [][]byte, to *addr) (int, error) {
+	sent := 0
+	deadline := time.Time{}
+	// The deadline bounds the poller's wait for a full peer. Listener
+	// clients share one socket and so one deadline; each send sets a
+	// fresh one and none clears it, so no wait is ever unbounded.
+	c.f.SetWriteDeadline(time.Now().Add(sendTimeout))
+	for sent < len(bufs) {
+		var n int
+		var err error
+		werr := c.rc.Write(func(fd uintptr) bool {
+			n, err = sendBatch(int(fd), s, bufs[sent:], to)
+			return !errors.Is(err, unix.EAGAIN)
+		})
+		if werr != nil {
+			if errors.Is(werr, os.ErrDeadlineExceeded) {
+				return sent, fmt.Errorf("%w for %v", fabric.ErrTxFull, sendTimeout)
+			}
+			return sent, werr
+		}
+		sent += n
+		if err == nil {
+			continue
+		}
+		if errors.Is(err, unix.ENOBUFS) {
+			// macOS reports a full send buffer as ENOBUFS, which the
+			// poller does not wait for: back off briefly, as
+			// vmnet-helper does.
+			if deadline.IsZero() {
+				deadline = time.Now().Add(sendTimeout)
+			} else if time.Now().After(deadline) {
+				return sent, fmt.Errorf("%w for %v", fabric.ErrTxFull, sendTimeout)
+			}
+			time.Sleep(50 * time.Microsecond)
+			continue
+		}
+		return sent, classifySendError(err)
+	}
+	return sent, nil
+}
+
+// classifySendError maps the errors that mean the peer socket no longer
+// exists to fabric.ErrPeerGone.
+func classifySendError(err error) error {
+	switch {
+	case errors.Is(err, unix.ECONNREFUSED), errors.Is(err, unix.ENOENT),
+		errors.Is(err, unix.ENOTCONN), errors.Is(err, unix.EPIPE), errors.Is(err, unix.ECONNRESET):
+		return fmt.Errorf("%w: %v", fabric.ErrPeerGone, err)
+	}
+	return err
+}
+
+// close closes the socket, waking a pending recv.
+func (c *conn) close() error { return c.f.Close() }
+
+// socket creates an AF_UNIX SOCK_DGRAM socket with close-on-exec set.
+func socket() (int, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM, 0)
+	if err != nil {
+		return -1, fmt.Errorf("creating unix datagram socket: %w", err)
+	}
+	unix.CloseOnExec(fd)
+	setBuffers(fd)
+	return fd, nil
+}
+
+// maxPathLen is the longest socket path the platform accepts.
+func maxPathLen() int {
+	var raw unix.RawSockaddrUnix
+	return len(raw.Path) - 1
+}
+
+// bindPath binds fd at path with the given file mode. A stale socket file
+// left by a dead process is replaced; a socket someone is still listening
+// on, or a file that is not a socket, is an error.
+func bindPath(fd int, path string, mode os.FileMode) error {
+	if len(path) > maxPathLen() {
+		return fmt.Errorf("socket path %q is %d bytes, longer than the %d this platform allows: use a shorter path", path, len(path), maxPathLen())
+	}
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&os.ModeSocket == 0 {
+			return fmt.Errorf("%s exists and is not a socket: refusing to replace it", path)
+		}
+		if live(path) {
+			return fmt.Errorf("%s is in use: another process (another l2fabric?) is listening on it", path)
+		}
+		if err := os.Remove(path); err != nil {
+			return fmt.Errorf("removing stale socket %s: %w", path, err)
+		}
+	}
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+		return fmt.Errorf("binding %s: %w", path, err)
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		os.Remove(path)
+		return fmt.Errorf("setting mode of %s: %w", path, err)
+	}
+	return nil
+}
+
+// live reports whether a datagram socket is bound at path and accepting
+// connections.
+func live(path string) bool {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	return unix.Connect(fd, &unix.SockaddrUnix{Name: path}) == nil
+}
+
+// makeAddr builds the kernel form of a pathname socket address.
+func makeAddr(path string) (addr, error) {
+	var a addr
+	if len(path) > maxPathLen() {
+		return a, fmt.Errorf("socket path %q is %d bytes, longer than the %d this platform allows", path, len(path), maxPathLen())
+	}
+	a.raw.Family = unix.AF_UNIX
+	for i := 0; i < len(path); i++ {
+		a.raw.Path[i] = int8(path[i])
+	}
+	a.len = uint32(unsafe.Offsetof(a.raw.Path)) + uint32(len(path)) + 1
+	setAddrLen(&a)
+	return a, nil
+}
+
+func closeFD(fd int) { unix.Close(fd) }

@@ -1,0 +1,317 @@
+//go:build linux || darwin
+
+// Package dgram attaches VMs over unix datagram sockets, one Ethernet frame
+// per datagram: the transport of vfkit, krunkit, qemu -netdev dgram,
+// vmnet-helper and Virtualization.framework's file-handle attachment.
+//
+// Forms:
+//
+//	dgram:PATH                 listen at PATH; every client is a port of its own
+//	dgram:PATH,peer=PEERPATH   one port: bound at PATH, sending to PEERPATH
+//	dgram:connect=PATH         one port: connect to a server socket (vmnet-helper --socket)
+//	dgram:fd=N                 one port: an inherited SOCK_DGRAM socket (a socketpair end)
+package dgram
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/l2fabric/l2fabric/fabric"
+)
+
+// Hello is the datagram vfkit (and krunkit, with vfkitMagic on) sends before
+// its first frame. It is consumed, never forwarded.
+const Hello = "VFKT"
+
+// batchSize is the number of datagrams moved per system call.
+const batchSize = 64
+
+// DefaultMode is the mode of socket files l2fabric creates.
+const DefaultMode = 0o660
+
+var forms = []string{"dgram:PATH", "dgram:PATH,peer=PEERPATH", "dgram:connect=PATH", "dgram:fd=N"}
+
+// Kind returns the dgram port kind.
+func Kind() fabric.Kind {
+	return fabric.Kind{
+		Name:    "dgram",
+		Summary: "VMs over unix datagram sockets (vfkit, krunkit, qemu -netdev dgram, vmnet-helper)",
+		Forms:   forms,
+		Keys:    []string{"peer", "connect", "fd", "mode", "hello"},
+		Check: func(s fabric.Spec, _ fabric.PortConfig) error {
+			_, err := parseOptions(s)
+			return err
+		},
+		Open: open,
+	}
+}
+
+// options are the dgram-specific parts of a spec.
+type options struct {
+	path    string // bound path: listener or peer mode
+	peer    string
+	connect string
+	fd      int // -1 when not given
+	mode    os.FileMode
+	hello   bool // connect mode: send Hello first
+}
+
+func parseOptions(s fabric.Spec) (options, error) {
+	o := options{path: s.Arg, fd: -1, mode: DefaultMode, hello: true}
+	fail := func(part, reason string) (options, error) {
+		return options{}, &fabric.SpecError{Spec: s.Text, Part: part, Reason: reason, Hint: "forms: " + strings.Join(forms, " | ")}
+	}
+	for _, opt := range s.Options {
+		part := opt.Key + "=" + opt.Value
+		switch opt.Key {
+		case "peer":
+			o.peer = opt.Value
+		case "connect":
+			o.connect = opt.Value
+		case "fd":
+			n, err := strconv.Atoi(opt.Value)
+			if err != nil || n < 0 {
+				return fail(part, "fd must be a file descriptor number")
+			}
+			o.fd = n
+		case "mode":
+			m, err := strconv.ParseUint(opt.Value, 8, 32)
+			if err != nil || m > 0o777 {
+				return fail(part, "mode must be octal permissions like 0660")
+			}
+			o.mode = os.FileMode(m)
+		case "hello":
+			on, err := fabric.ParseBool(opt.Value)
+			if err != nil {
+				return fail(part, err.Error())
+			}
+			o.hello = on
+		}
+		if (opt.Key == "peer" || opt.Key == "connect") && opt.Value == "" {
+			return fail(part, opt.Key+" needs a socket path")
+		}
+	}
+	switch {
+	case o.connect != "" && (o.path != "" || o.peer != "" || o.fd >= 0):
+		return fail("connect="+o.connect, "connect= stands alone: it binds a private socket of its own")
+	case o.fd >= 0 && (o.path != "" || o.peer != ""):
+		return fail("fd="+strconv.Itoa(o.fd), "fd= stands alone: the socket is already set up")
+	case o.connect == "" && o.fd < 0 && o.path == "":
+		return fail("", "missing socket path")
+	}
+	for _, p := range []string{o.path, o.peer, o.connect} {
+		if len(p) > maxPathLen() {
+			return fail(p, fmt.Sprintf("socket path is %d bytes, longer than the %d this platform allows", len(p), maxPathLen()))
+		}
+	}
+	return o, nil
+}
+
+// baseName derives a port name from a socket path: its file name without
+// a .sock or .socket extension.
+func baseName(path string) string {
+	b := filepath.Base(path)
+	for _, ext := range []string{".sock", ".socket"} {
+		b = strings.TrimSuffix(b, ext)
+	}
+	if b == "" || b == "." || b == "/" {
+		return "dgram"
+	}
+	return b
+}
+
+func open(ctx context.Context, s fabric.Spec, cfg fabric.PortConfig, host fabric.Host) (fabric.Device, error) {
+	o, err := parseOptions(s)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Kind = "dgram"
+	switch {
+	case o.fd >= 0:
+		if cfg.Name == "" {
+			cfg.Name = "fd" + strconv.Itoa(o.fd)
+		}
+		p, err := openFD(o.fd)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Info = fmt.Sprintf("fd %d", o.fd)
+		return nil, attach(host, p, cfg)
+	case o.connect != "":
+		if cfg.Name == "" {
+			cfg.Name = baseName(o.connect)
+		}
+		p, err := openConnect(o.connect, o.mode, o.hello)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Info = p.local + " -> " + o.connect
+		return nil, attach(host, p, cfg)
+	case o.peer != "":
+		if cfg.Name == "" {
+			cfg.Name = baseName(o.path)
+		}
+		p, err := openPeer(o.path, o.peer, o.mode)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Info = o.path + " <-> " + o.peer
+		return nil, attach(host, p, cfg)
+	default:
+		if cfg.Name == "" {
+			cfg.Name = baseName(o.path)
+		}
+		return listen(ctx, o.path, o.mode, cfg, host)
+	}
+}
+
+func attach(host fabric.Host, p fabric.Port, cfg fabric.PortConfig) error {
+	if err := host.Attach(p, cfg); err != nil {
+		p.Close()
+		return err
+	}
+	return nil
+}
+
+// socketPort is a port on a socket of its own: peer, connect and fd modes.
+type socketPort struct {
+	c       *conn
+	peer    *addr  // nil: the socket is connected
+	local   string // bound path to remove on Close, if any
+	from    []addr // receive addresses, to filter by peer
+	first   bool   // no datagram received yet (to consume a hello)
+	tx      *sendScratch
+	peerStr string
+}
+
+var _ fabric.Port = (*socketPort)(nil)
+
+func openFD(fd int) (*socketPort, error) {
+	typ, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
+	if err != nil {
+		return nil, fmt.Errorf("fd %d is not a usable socket: %w", fd, err)
+	}
+	if typ != unix.SOCK_DGRAM {
+		return nil, fmt.Errorf("fd %d is not a SOCK_DGRAM socket (type %d): pass one end of socketpair(AF_UNIX, SOCK_DGRAM)", fd, typ)
+	}
+	setBuffers(fd)
+	unix.CloseOnExec(fd)
+	c, err := newConn(fd, "fd"+strconv.Itoa(fd), batchSize)
+	if err != nil {
+		return nil, err
+	}
+	return &socketPort{c: c, first: true, tx: newSendScratch(batchSize)}, nil
+}
+
+func openPeer(path, peer string, mode os.FileMode) (*socketPort, error) {
+	pa, err := makeAddr(peer)
+	if err != nil {
+		return nil, err
+	}
+	fd, err := socket()
+	if err != nil {
+		return nil, err
+	}
+	if err := bindPath(fd, path, mode); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	c, err := newConn(fd, path, batchSize)
+	if err != nil {
+		os.Remove(path)
+		return nil, err
+	}
+	return &socketPort{c: c, peer: &pa, local: path, first: true, from: make([]addr, batchSize),
+		tx: newSendScratch(batchSize), peerStr: peer}, nil
+}
+
+func openConnect(server string, mode os.FileMode, hello bool) (*socketPort, error) {
+	fd, err := socket()
+	if err != nil {
+		return nil, err
+	}
+	local := filepath.Join(filepath.Dir(server), fmt.Sprintf("l2fabric-%d-%x.sock", os.Getpid(), randomID()))
+	if len(local) > maxPathLen() {
+		local = filepath.Join(os.TempDir(), fmt.Sprintf("l2fabric-%d-%x.sock", os.Getpid(), randomID()))
+	}
+	if err := bindPath(fd, local, mode); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: server}); err != nil {
+		unix.Close(fd)
+		os.Remove(local)
+		return nil, fmt.Errorf("connecting to %s: %w (is the server running?)", server, err)
+	}
+	if hello {
+		if _, err := unix.Write(fd, []byte(Hello)); err != nil {
+			unix.Close(fd)
+			os.Remove(local)
+			return nil, fmt.Errorf("sending hello to %s: %w", server, err)
+		}
+	}
+	c, err := newConn(fd, local, batchSize)
+	if err != nil {
+		os.Remove(local)
+		return nil, err
+	}
+	return &socketPort{c: c, local: local, tx: newSendScratch(batchSize), peerStr: server}, nil
+}
+
+func (p *socketPort) Read(bufs [][]byte, sizes []int) (int, error) {
+	for {
+		n, err := p.c.recv(bufs, sizes, p.from)
+		if err != nil {
+			return 0, err
+		}
+		// Keep only datagrams from the peer (peer mode), and consume a
+		// hello sent first.
+		k := 0
+		for i := 0; i < n; i++ {
+			if p.peer != nil && string(p.from[i].pathBytes()) != p.peerStr {
+				continue
+			}
+			if p.first {
+				p.first = false
+				if sizes[i] == len(Hello) && string(bufs[i][:len(Hello)]) == Hello {
+					continue
+				}
+			}
+			if k != i {
+				copy(bufs[k], bufs[i][:min(sizes[i], len(bufs[i]))])
+			}
+			sizes[k] = sizes[i]
+			k++
+		}
+		if k > 0 {
+			return k, nil
+		}
+	}
+}
+
+func (p *socketPort) Write(bufs [][]byte) (int, error) {
+	n, err := p.c.send(p.tx, bufs, p.peer)
+	if err != nil && p.peer != nil && errors.Is(err, fabric.ErrPeerGone) {
+		// In peer mode the peer may not have started yet or may be
+		// restarting (qemu): the port stays, the frames are errors.
+		return n, fmt.Errorf("peer %s is not there: %v", p.peerStr, err)
+	}
+	return n, err
+}
+
+func (p *socketPort) BatchSize() int { return batchSize }
+
+func (p *socketPort) Close() error {
+	err := p.c.close()
+	if p.local != "" {
+		os.Remove(p.local)
+	}
+	return err
+}

@@ -1,0 +1,337 @@
+//go:build linux || darwin
+
+package dgram
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/l2fabric/l2fabric/fabric"
+	"github.com/l2fabric/l2fabric/frames"
+)
+
+// clientQueueLen is how many frames a client's receive queue holds between
+// the listener's demultiplexer and the fabric's reader for that client.
+const clientQueueLen = 256
+
+// listener is a bound socket that any number of VMs send to. Each distinct
+// sender address is a port of its own, named DEVICE/<its socket file name>,
+// and replies go back to that address from the same socket.
+type listener struct {
+	name string
+	path string
+	cfg  fabric.PortConfig // template for clients
+	host fabric.Host
+	log  hclog.Logger
+	c    *conn
+
+	mu      sync.Mutex
+	clients map[string]*client
+	closed  bool
+
+	done          chan struct{}
+	unaddressable atomic.Uint64
+	warnedUnnamed atomic.Bool
+	bufLen        int
+}
+
+var _ fabric.Device = (*listener)(nil)
+
+func listen(ctx context.Context, path string, mode os.FileMode, cfg fabric.PortConfig, host fabric.Host) (*listener, error) {
+	fd, err := socket()
+	if err != nil {
+		return nil, err
+	}
+	if err := bindPath(fd, path, mode); err != nil {
+		closeFD(fd)
+		return nil, err
+	}
+	c, err := newConn(fd, path, batchSize)
+	if err != nil {
+		os.Remove(path)
+		return nil, err
+	}
+	mtu := cfg.MTU
+	if mtu == 0 {
+		mtu = fabric.DefaultMTU
+	}
+	l := &listener{
+		name: cfg.Name, path: path, cfg: cfg, host: host, log: host.Logger().Named("dgram"), c: c,
+		clients: map[string]*client{}, done: make(chan struct{}),
+		bufLen: mtu + frames.TaggedHeaderLen,
+	}
+	go l.run()
+	go func() {
+		select {
+		case <-ctx.Done():
+			l.Close()
+		case <-l.done:
+		}
+	}()
+	l.log.Info("listening", "device", l.name, "path", path)
+	return l, nil
+}
+
+func (l *listener) Name() string { return l.name }
+
+func (l *listener) Info() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return fmt.Sprintf("%s, %d clients", l.path, len(l.clients))
+}
+
+// run reads datagrams and hands each to its sender's port, creating the
+// port on a sender's first datagram.
+func (l *listener) run() {
+	defer close(l.done)
+	bufs := make([][]byte, batchSize)
+	for i := range bufs {
+		bufs[i] = make([]byte, l.bufLen)
+	}
+	sizes := make([]int, batchSize)
+	from := make([]addr, batchSize)
+	for {
+		n, err := l.c.recv(bufs, sizes, from)
+		if err != nil {
+			l.mu.Lock()
+			closed := l.closed
+			l.mu.Unlock()
+			if !closed {
+				l.log.Error("listener socket failed", "device", l.name, "error", err)
+			}
+			return
+		}
+		var cur *client
+		for i := 0; i < n; i++ {
+			key := from[i].pathBytes()
+			if len(key) == 0 {
+				l.unaddressable.Add(1)
+				if !l.warnedUnnamed.Swap(true) {
+					l.log.Warn("dropping datagrams from an unbound socket: the sender must bind an address so replies can reach it", "device", l.name)
+				}
+				continue
+			}
+			if cur == nil || cur.key != string(key) {
+				l.mu.Lock()
+				cur = l.clients[string(key)]
+				l.mu.Unlock()
+				if cur == nil {
+					cur = l.newClient(&from[i])
+					if cur == nil {
+						continue
+					}
+					if sizes[i] == len(Hello) && string(bufs[i][:len(Hello)]) == Hello {
+						continue
+					}
+				}
+			}
+			cur.rx.push(&bufs[i], sizes[i])
+		}
+	}
+}
+
+// newClient attaches a port for a new sender. It returns nil if the
+// fabric refused it.
+func (l *listener) newClient(a *addr) *client {
+	key := string(a.pathBytes())
+	name := filepath.Base(key)
+	if key[0] == 0 {
+		name = "@" + key[1:]
+	}
+	c := &client{l: l, key: key, addr: *a, tx: newSendScratch(batchSize), rx: newRxQueue(clientQueueLen, l.bufLen)}
+	cfg := l.cfg
+	cfg.Device = l.name
+	cfg.Info = a.String()
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.clients[key] = c
+	l.mu.Unlock()
+	// Two clients in different directories may share a file name: the
+	// second gets a numbered name.
+	var err error
+	for i := 1; i <= 100; i++ {
+		c.name = l.name + "/" + name
+		if i > 1 {
+			c.name = fmt.Sprintf("%s/%s~%d", l.name, name, i)
+		}
+		cfg.Name = c.name
+		if err = l.host.Attach(c, cfg); err == nil || !strings.Contains(err.Error(), "already in use") {
+			break
+		}
+	}
+	if err != nil {
+		l.log.Warn("client not attached", "device", l.name, "client", a.String(), "error", err)
+		l.forget(c)
+		return nil
+	}
+	return c
+}
+
+func (l *listener) forget(c *client) {
+	l.mu.Lock()
+	if l.clients[c.key] == c {
+		delete(l.clients, c.key)
+	}
+	l.mu.Unlock()
+}
+
+// Close stops listening, detaches every client and removes the socket
+// file.
+func (l *listener) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		<-l.done
+		return nil
+	}
+	l.closed = true
+	clients := make([]*client, 0, len(l.clients))
+	for _, c := range l.clients {
+		clients = append(clients, c)
+	}
+	l.mu.Unlock()
+	err := l.c.close()
+	<-l.done
+	for _, c := range clients {
+		l.host.Detach(c.name)
+	}
+	os.Remove(l.path)
+	l.log.Info("stopped listening", "device", l.name, "path", l.path)
+	return err
+}
+
+// client is one sender of a listener: a port whose frames the listener
+// demultiplexes into rx and whose replies go out of the listener's socket.
+type client struct {
+	l      *listener
+	key    string
+	addr   addr
+	rx     *rxQueue
+	tx     *sendScratch
+	name   string // port name, set before it is attached
+	closed atomic.Bool
+}
+
+var _ fabric.Port = (*client)(nil)
+
+func (c *client) Read(bufs [][]byte, sizes []int) (int, error) {
+	return c.rx.pop(bufs, sizes)
+}
+
+func (c *client) Write(bufs [][]byte) (int, error) {
+	return c.l.c.send(c.tx, bufs, &c.addr)
+}
+
+func (c *client) BatchSize() int { return batchSize }
+
+// RxDropped counts frames dropped because the fabric's reader for this
+// client fell behind the listener.
+func (c *client) RxDropped() uint64 { return c.rx.drops.Load() }
+
+func (c *client) Close() error {
+	if c.closed.Swap(true) {
+		return nil
+	}
+	c.l.forget(c)
+	c.rx.close()
+	return nil
+}
+
+// rxQueue carries frames from the listener's demultiplexer to a client's
+// reader. push swaps the listener's filled buffer for a free one rather
+// than copying; pop copies into the fabric's buffers.
+type rxQueue struct {
+	mu     sync.Mutex
+	slots  [][]byte
+	sizes  []int
+	head   int
+	count  int
+	bufLen int
+	closed bool
+	wake   chan struct{}
+	drops  atomic.Uint64
+}
+
+func newRxQueue(n, bufLen int) *rxQueue {
+	return &rxQueue{slots: make([][]byte, n), sizes: make([]int, n), bufLen: bufLen, wake: make(chan struct{}, 1)}
+}
+
+// push takes the frame in *buf, of length size, replacing *buf with an
+// empty buffer of the same length. A full queue drops the frame.
+func (q *rxQueue) push(buf *[]byte, size int) {
+	q.mu.Lock()
+	if q.closed || q.count == len(q.slots) {
+		q.mu.Unlock()
+		q.drops.Add(1)
+		return
+	}
+	i := (q.head + q.count) % len(q.slots)
+	if q.slots[i] == nil {
+		q.slots[i] = make([]byte, q.bufLen)
+	}
+	q.slots[i], *buf = *buf, q.slots[i]
+	q.sizes[i] = size
+	q.count++
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// pop copies up to len(bufs) frames out, blocking until there is one.
+func (q *rxQueue) pop(bufs [][]byte, sizes []int) (int, error) {
+	for {
+		q.mu.Lock()
+		if q.closed {
+			q.mu.Unlock()
+			return 0, os.ErrClosed
+		}
+		n := min(q.count, len(bufs))
+		for k := 0; k < n; k++ {
+			i := (q.head + k) % len(q.slots)
+			size := q.sizes[i]
+			if size > len(bufs[k]) || size > len(q.slots[i]) {
+				sizes[k] = len(bufs[k]) + 1 // oversize: report, do not truncate
+			} else {
+				sizes[k] = copy(bufs[k], q.slots[i][:size])
+			}
+		}
+		q.head = (q.head + n) % len(q.slots)
+		q.count -= n
+		q.mu.Unlock()
+		if n > 0 {
+			return n, nil
+		}
+		<-q.wake
+	}
+}
+
+func (q *rxQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// randomID returns a random number for private socket names.
+func randomID() uint32 {
+	var b [4]byte
+	rand.Read(b[:])
+	return binary.LittleEndian.Uint32(b[:])
+}
