@@ -1,0 +1,96 @@
+// Package control is l2fabric's control protocol: the running daemon
+// serves it on a unix stream socket, and the l2fabric client commands
+// (fdb, ports, stats, attach, detach) speak it.
+//
+// # Protocol
+//
+// A client connects to the socket and sends requests, one JSON object per
+// line; the daemon answers each with one JSON object per line, in order:
+//
+//	→ {"command":"fdb.show","args":{"port":"vms/vm1","vlan":1}}
+//	← {"ok":true,"result":[{"port":"vms/vm1","vlan":1,"mac":"52:54:00:00:00:01","static":false,"age_seconds":3.2}]}
+//	→ {"command":"nope"}
+//	← {"ok":false,"error":"unknown command \"nope\"; commands: ..."}
+//
+// Commands and their args:
+//
+//	version                                  → {"version": "..."}
+//	ports                                    → [PortInfo...]
+//	stats                                    → Stats
+//	fdb.show   {"port":NAME,"vlan":N}        → [Entry...] (both filters optional)
+//	fdb.add    {"mac":MAC,"port":NAME,"vlan":N}   static entry (vlan defaults to 1)
+//	fdb.del    {"mac":MAC,"vlan":N}
+//	fdb.flush  {"port":NAME}                 → {"flushed": N} (learned entries; all ports when no port)
+//	attach     {"spec":"KIND:ARG,..."}       → {"name": NAME}
+//	detach     {"name":NAME}
+//
+// A malformed or unknown request gets an error reply and never affects
+// forwarding. Requests are limited to MaxRequest bytes.
+package control
+
+import "encoding/json"
+
+// MaxRequest is the longest request line the server reads.
+const MaxRequest = 64 << 10
+
+// Request is one command to the daemon.
+type Request struct {
+	Command string          `json:"command"`
+	Args    json.RawMessage `json:"args,omitempty"`
+}
+
+// Response is the daemon's answer to one Request.
+type Response struct {
+	OK     bool            `json:"ok"`
+	Error  string          `json:"error,omitempty"`
+	Result json.RawMessage `json:"result,omitempty"`
+}
+
+// FDBShowArgs filters fdb.show.
+type FDBShowArgs struct {
+	Port string `json:"port,omitempty"`
+	VLAN uint16 `json:"vlan,omitempty"`
+}
+
+// FDBAddArgs is a static entry for fdb.add.
+type FDBAddArgs struct {
+	MAC  string `json:"mac"`
+	Port string `json:"port"`
+	VLAN uint16 `json:"vlan,omitempty"`
+}
+
+// FDBDelArgs names the entry fdb.del removes.
+type FDBDelArgs struct {
+	MAC  string `json:"mac"`
+	VLAN uint16 `json:"vlan,omitempty"`
+}
+
+// FDBFlushArgs limits fdb.flush to one port.
+type FDBFlushArgs struct {
+	Port string `json:"port,omitempty"`
+}
+
+// FlushResult is fdb.flush's result.
+type FlushResult struct {
+	Flushed int `json:"flushed"`
+}
+
+// AttachArgs is attach's port spec.
+type AttachArgs struct {
+	Spec string `json:"spec"`
+}
+
+// AttachResult names what attach created.
+type AttachResult struct {
+	Name string `json:"name"`
+}
+
+// DetachArgs names the port or device detach removes.
+type DetachArgs struct {
+	Name string `json:"name"`
+}
+
+// VersionResult is version's result.
+type VersionResult struct {
+	Version string `json:"version"`
+}
