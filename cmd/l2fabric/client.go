@@ -81,14 +81,14 @@ func fdbCommand(args []string, stdout io.Writer) error {
 		}
 		return printJSON(stdout, entries)
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "PORT\tVLAN\tMAC\tAGE\t")
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "PORT\tVLAN\tMAC\tAGE")
 	for _, e := range entries {
 		age := strconv.Itoa(int(e.Age))
 		if e.Static {
 			age = "static"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t\n", e.Port, e.VLAN, e.MAC, age)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", e.Port, e.VLAN, e.MAC, age)
 	}
 	return tw.Flush()
 }

@@ -1,0 +1,51 @@
+# l2fabric: build, run and test.
+#
+#   make run     build and run l2fabric with its default port
+#   make test    the whole test suite, as CI runs it (as root: it installs
+#                qemu and a guest kernel from Debian's packages)
+#   make bench   forwarding and FDB benchmarks
+
+GO ?= go
+BIN := bin/l2fabric
+
+.PHONY: all build run setup vet test unit integration bench clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/l2fabric
+
+run: build
+	./$(BIN)
+
+# Packages the integration tests need: qemu, busybox, a Debian guest kernel.
+setup:
+	bash integration/setup.sh
+
+# gofmt, go vet for Linux, and vet + build for macOS on both architectures:
+# the darwin code is only ever compiled here.
+vet:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 $(GO) vet ./...
+	GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 $(GO) build ./...
+	GOOS=darwin GOARCH=amd64 CGO_ENABLED=0 $(GO) vet ./...
+	GOOS=darwin GOARCH=amd64 CGO_ENABLED=0 $(GO) build ./...
+	$(GO) build ./...
+
+# Unit tests under the race detector, then everything (allocation tests
+# skip under -race, and the integration tests run the real binary against
+# real peers: unixgram clients and qemu guests).
+unit:
+	$(GO) test -race -count=1 ./frames/... ./fdb/... ./fabric/... ./backends/... ./cmd/...
+
+integration:
+	$(GO) test -count=1 -timeout 15m ./...
+
+test: setup vet unit integration
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./fdb/ ./fabric/
+
+clean:
+	rm -rf bin
