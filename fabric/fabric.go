@@ -97,7 +97,7 @@ func (f *Fabric) Run(ctx context.Context) error {
 			f.shutdown()
 			return nil
 		case <-tick.C:
-			if n := f.fdb.Expire(); n > 0 {
+			if n := f.Expire(); n > 0 {
 				f.log.Debug("fdb entries expired", "count", n)
 			}
 		}
@@ -125,9 +125,9 @@ func (f *Fabric) shutdown() {
 // Logger returns the fabric's logger, for backends.
 func (f *Fabric) Logger() hclog.Logger { return f.log }
 
-// FDB returns the learning table. Its port handles are opaque; use Entries
-// for a dump with port names.
-func (f *Fabric) FDB() *fdb.Table[*port] { return f.fdb }
+// Expire runs one aging pass over the learning table now and returns how
+// many entries it removed. Run does this every second.
+func (f *Fabric) Expire() int { return f.fdb.Expire() }
 
 // port is an attached Port with the fabric's state for it.
 type port struct {

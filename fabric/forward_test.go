@@ -646,7 +646,7 @@ func TestAgingExpiresEntries(t *testing.T) {
 		t.Fatal("nothing learned")
 	}
 	now = now.Add(11 * time.Second)
-	if n := tf.f.FDB().Expire(); n != 1 {
+	if n := tf.f.Expire(); n != 1 {
 		t.Errorf("expired %d entries, want 1", n)
 	}
 }
