@@ -38,7 +38,9 @@ type listener struct {
 	clients map[string]*client
 	closed  bool
 
-	done          chan struct{}
+	done          chan struct{} // closed when run returns
+	closeOnce     sync.Once
+	closeErr      error
 	unaddressable atomic.Uint64
 	warnedUnnamed atomic.Bool
 	bufLen        int
@@ -188,28 +190,26 @@ func (l *listener) forget(c *client) {
 }
 
 // Close stops listening, detaches every client and removes the socket
-// file.
+// file. Concurrent and repeated calls all return once that is done (the
+// fabric's shutdown and the context watcher both call it).
 func (l *listener) Close() error {
-	l.mu.Lock()
-	if l.closed {
+	l.closeOnce.Do(func() {
+		l.mu.Lock()
+		l.closed = true
+		clients := make([]*client, 0, len(l.clients))
+		for _, c := range l.clients {
+			clients = append(clients, c)
+		}
 		l.mu.Unlock()
+		l.closeErr = l.c.close()
 		<-l.done
-		return nil
-	}
-	l.closed = true
-	clients := make([]*client, 0, len(l.clients))
-	for _, c := range l.clients {
-		clients = append(clients, c)
-	}
-	l.mu.Unlock()
-	err := l.c.close()
-	<-l.done
-	for _, c := range clients {
-		l.host.Detach(c.name)
-	}
-	os.Remove(l.path)
-	l.log.Info("stopped listening", "device", l.name, "path", l.path)
-	return err
+		for _, c := range clients {
+			l.host.Detach(c.name)
+		}
+		os.Remove(l.path)
+		l.log.Info("stopped listening", "device", l.name, "path", l.path)
+	})
+	return l.closeErr
 }
 
 // client is one sender of a listener: a port whose frames the listener
