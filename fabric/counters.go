@@ -33,6 +33,9 @@ type Counters struct {
 	// RxBackend counts frames the backend dropped before the fabric read
 	// them (see RxDropper).
 	RxBackend uint64 `json:"drop_rx_backend"`
+	// LinkDown counts frames for this port dropped while its link was
+	// down (see Linker).
+	LinkDown uint64 `json:"drop_link_down"`
 	// TxQueueFull counts frames for this port dropped because its
 	// transmit queue was full or its peer was not accepting frames.
 	TxQueueFull uint64 `json:"drop_tx_queue_full"`
@@ -45,15 +48,15 @@ type Counters struct {
 // Drops returns the sum of all drop counters.
 func (c Counters) Drops() uint64 {
 	return c.Runt + c.Oversize + c.TaggedOnAccess + c.VLAN + c.Spoofed + c.BadSource +
-		c.LinkLocal + c.RxBackend + c.TxQueueFull + c.TxError + c.TxOversize
+		c.LinkLocal + c.RxBackend + c.LinkDown + c.TxQueueFull + c.TxError + c.TxOversize
 }
 
 // portCounters is the live, atomically updated form of Counters.
 type portCounters struct {
-	rxFrames, rxBytes, txFrames, txBytes atomic.Uint64
-	runt, oversize, taggedOnAccess, vlan atomic.Uint64
-	spoofed, badSource, linkLocal        atomic.Uint64
-	txQueueFull, txError, txOversize     atomic.Uint64
+	rxFrames, rxBytes, txFrames, txBytes    atomic.Uint64
+	runt, oversize, taggedOnAccess, vlan    atomic.Uint64
+	spoofed, badSource, linkLocal, linkDown atomic.Uint64
+	txQueueFull, txError, txOversize        atomic.Uint64
 }
 
 func (c *portCounters) snapshot() Counters {
@@ -62,7 +65,7 @@ func (c *portCounters) snapshot() Counters {
 		TxFrames: c.txFrames.Load(), TxBytes: c.txBytes.Load(),
 		Runt: c.runt.Load(), Oversize: c.oversize.Load(),
 		TaggedOnAccess: c.taggedOnAccess.Load(), VLAN: c.vlan.Load(),
-		Spoofed: c.spoofed.Load(), BadSource: c.badSource.Load(), LinkLocal: c.linkLocal.Load(),
+		Spoofed: c.spoofed.Load(), BadSource: c.badSource.Load(), LinkLocal: c.linkLocal.Load(), LinkDown: c.linkDown.Load(),
 		TxQueueFull: c.txQueueFull.Load(), TxError: c.txError.Load(), TxOversize: c.txOversize.Load(),
 	}
 }

@@ -140,11 +140,24 @@ type port struct {
 	tx       *txQueue
 	c        portCounters
 
+	down       atomic.Bool // link down (see Linker)
+	downReason atomic.Value
 	stopping   atomic.Bool
 	quit       chan struct{} // closed to stop the writer
 	readerDone chan struct{}
 	writerDone chan struct{}
 	gone       chan struct{} // closed when detach has completed
+}
+
+// state is the port's state for dumps: "up", or "down (reason)".
+func (p *port) state() string {
+	if !p.down.Load() {
+		return "up"
+	}
+	if r, _ := p.downReason.Load().(string); r != "" {
+		return "down (" + r + ")"
+	}
+	return "down"
 }
 
 // member reports whether the port carries vlan.
@@ -228,6 +241,10 @@ func (f *Fabric) Attach(dev Port, cfg PortConfig) error {
 	f.wg.Add(2)
 	go f.readLoop(p)
 	go f.writeLoop(p)
+	if l, ok := dev.(Linker); ok {
+		f.wg.Add(1)
+		go f.linkLoop(p, l.LinkEvents())
+	}
 	f.log.Info("port attached", "port", p.Name, "kind", p.Kind, "info", p.Info, "vlans", describeVLANs(p.PortConfig), "mtu", p.MTU)
 	return nil
 }
@@ -336,6 +353,31 @@ func (f *Fabric) writeLoop(p *port) {
 	}
 }
 
+// linkLoop follows a port's link state until the port is detached.
+func (f *Fabric) linkLoop(p *port, events <-chan LinkEvent) {
+	defer f.wg.Done()
+	for {
+		select {
+		case <-p.quit:
+			return
+		case ev, ok := <-events:
+			if !ok {
+				return
+			}
+			p.downReason.Store(ev.Reason)
+			if p.down.Swap(!ev.Up) == !ev.Up {
+				continue // no change
+			}
+			if ev.Up {
+				f.log.Info("port link up", "port", p.Name, "reason", ev.Reason)
+				continue
+			}
+			n := f.fdb.Flush(func(e fdb.Entry[*port]) bool { return e.Port == p })
+			f.log.Warn("port link down", "port", p.Name, "reason", ev.Reason, "fdb_entries_flushed", n)
+		}
+	}
+}
+
 // transmit writes out through the port's backend and counts the result. It
 // returns an error when the port is gone.
 func (f *Fabric) transmit(p *port, out [][]byte) error {
@@ -407,7 +449,7 @@ func (f *Fabric) Ports() []PortInfo {
 	var out []PortInfo
 	for _, p := range f.ports.Load().list {
 		pi := PortInfo{
-			Name: p.Name, Kind: p.Kind, Device: p.Device, Info: p.Info, State: "up",
+			Name: p.Name, Kind: p.Kind, Device: p.Device, Info: p.Info, State: p.state(),
 			VLAN: p.VLAN, Trunk: FormatVLANList(p.Trunk), MTU: p.MTU,
 			Learning: !p.NoLearning, Flood: !p.NoFlood,
 			TxQueueLen: p.TxQueueLen, TxQueued: p.tx.len(), FDB: counts[p],

@@ -189,6 +189,10 @@ func (q *port) send(b *batch, idx []int) {
 	if q.stopping.Load() {
 		return
 	}
+	if q.down.Load() {
+		q.c.linkDown.Add(uint64(len(idx)))
+		return
+	}
 	// Frames too large for q are rare (ports with different MTUs): filter
 	// them out of idx in place.
 	keep := idx[:0]

@@ -592,6 +592,54 @@ func TestPeerGoneDetachesPortAndFlushesEntries(t *testing.T) {
 	}
 }
 
+func TestLinkDownDropsAndFlushesLinkUpResumes(t *testing.T) {
+	tf := threePorts(t)
+	tf.ports["c"].SetLink(false, "interface deleted")
+	eventually := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(wait)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	state := func() string {
+		for _, p := range tf.f.Ports() {
+			if p.Name == "c" {
+				return p.State
+			}
+		}
+		return "gone"
+	}
+	eventually("c down", func() bool { return state() == "down (interface deleted)" })
+	for _, e := range tf.f.Entries() {
+		if e.Port == "c" {
+			t.Errorf("entry of a down port kept: %+v", e)
+		}
+	}
+	// Frames for c are dropped and counted while it is down; the others
+	// keep forwarding.
+	before := len(tf.ports["c"].Written())
+	f := eth("ff:ff:ff:ff:ff:ff", macA, 60)
+	tf.ports["a"].Inject(f)
+	if !contains(tf.barrier("a", macA, 1, false, "b"), f) {
+		t.Error("b stopped receiving while c was down")
+	}
+	if got := len(tf.ports["c"].Written()); got != before {
+		t.Errorf("a down port was sent %d frames", got-before)
+	}
+	if c := tf.counters("c"); c.LinkDown == 0 {
+		t.Errorf("drop_link_down = 0 after flooding to a down port")
+	}
+	tf.ports["c"].SetLink(true, "interface back")
+	eventually("c up", func() bool { return state() == "up" })
+	// The marker reaching c proves it receives again (barrier fails the
+	// test otherwise).
+	tf.barrier("a", macA, 1, false, "c")
+}
+
 func TestDetachAndReattach(t *testing.T) {
 	tf := threePorts(t)
 	if err := tf.f.Detach("b"); err != nil {

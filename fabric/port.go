@@ -65,6 +65,27 @@ type RxDropper interface {
 	RxDropped() uint64
 }
 
+// LinkEvent reports a port's link going down or coming back.
+type LinkEvent struct {
+	// Up is the new state.
+	Up bool
+	// Reason says why, for logs and dumps: "interface deleted",
+	// "carrier lost", "interface back".
+	Reason string
+}
+
+// Linker is implemented by ports whose link can go down and come back
+// while the port stays attached: a host NIC that loses carrier or is
+// deleted and re-created, a TAP whose device disappears. While a port is
+// down the fabric drops what it would send to it (counted as
+// drop_link_down), and when it goes down its learned entries are flushed,
+// as a bridge does when a port's link drops. A port starts up.
+type Linker interface {
+	// LinkEvents returns the channel the port sends its link changes on.
+	// The port closes it when it is closed.
+	LinkEvents() <-chan LinkEvent
+}
+
 // Errors a Port's Write (or Read) wraps to tell the fabric what happened.
 var (
 	// ErrTxFull means the peer did not accept frames within the port's

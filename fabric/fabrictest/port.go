@@ -25,13 +25,17 @@ type Port struct {
 	written [][]byte
 	block   chan struct{} // when not nil, Write waits on it
 	writeFn func([][]byte) (int, error)
+	events  chan fabric.LinkEvent
+	closed  bool
 }
+
+var _ fabric.Linker = (*Port)(nil)
 
 var _ fabric.Port = (*Port)(nil)
 
 // New returns a port reading and writing batches of up to batch frames.
 func New(batch int) *Port {
-	p := &Port{in: make(chan []byte, 4096), done: make(chan struct{}), batch: batch}
+	p := &Port{in: make(chan []byte, 4096), done: make(chan struct{}), batch: batch, events: make(chan fabric.LinkEvent, 16)}
 	p.cond = sync.NewCond(&p.mu)
 	return p
 }
@@ -68,6 +72,19 @@ func (p *Port) FailWrites(err error) {
 	p.writeFn = func([][]byte) (int, error) { return 0, err }
 	p.mu.Unlock()
 }
+
+// SetLink reports the port's link going up or down, as a NIC losing
+// carrier would.
+func (p *Port) SetLink(up bool, reason string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.closed {
+		p.events <- fabric.LinkEvent{Up: up, Reason: reason}
+	}
+}
+
+// LinkEvents implements fabric.Linker.
+func (p *Port) LinkEvents() <-chan fabric.LinkEvent { return p.events }
 
 // Read implements fabric.Port.
 func (p *Port) Read(bufs [][]byte, sizes []int) (int, error) {
@@ -131,6 +148,10 @@ func (p *Port) BatchSize() int { return p.batch }
 func (p *Port) Close() error {
 	p.once.Do(func() { close(p.done) })
 	p.mu.Lock()
+	if !p.closed {
+		p.closed = true
+		close(p.events)
+	}
 	p.cond.Broadcast()
 	p.mu.Unlock()
 	return nil
