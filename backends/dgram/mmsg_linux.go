@@ -4,35 +4,29 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
-)
 
-// mmsghdr is struct mmsghdr, which x/sys/unix does not define: a msghdr and
-// the byte count the kernel fills in.
-type mmsghdr struct {
-	hdr unix.Msghdr
-	len uint32
-	_   [4]byte
-}
+	"github.com/l2fabric/l2fabric/backends/internal/mmsg"
+)
 
 // recvScratch holds the recvmmsg vectors, allocated once per socket.
 type recvScratch struct {
-	hdrs []mmsghdr
+	hdrs []mmsg.Hdr
 	iovs []unix.Iovec
 }
 
 func (s *recvScratch) init(n int) {
-	s.hdrs = make([]mmsghdr, n)
+	s.hdrs = make([]mmsg.Hdr, n)
 	s.iovs = make([]unix.Iovec, n)
 }
 
 // sendScratch holds the sendmmsg vectors, allocated once per sender.
 type sendScratch struct {
-	hdrs []mmsghdr
+	hdrs []mmsg.Hdr
 	iovs []unix.Iovec
 }
 
 func newSendScratch(n int) *sendScratch {
-	return &sendScratch{hdrs: make([]mmsghdr, n), iovs: make([]unix.Iovec, n)}
+	return &sendScratch{hdrs: make([]mmsg.Hdr, n), iovs: make([]unix.Iovec, n)}
 }
 
 // recvBatch reads up to len(bufs) datagrams with one recvmmsg call.
@@ -41,7 +35,7 @@ func recvBatch(fd int, s *recvScratch, bufs [][]byte, sizes []int, from []addr) 
 	for i := 0; i < n; i++ {
 		s.iovs[i].Base = unsafe.SliceData(bufs[i])
 		s.iovs[i].SetLen(len(bufs[i]))
-		h := &s.hdrs[i].hdr
+		h := &s.hdrs[i].Msg
 		*h = unix.Msghdr{Iov: &s.iovs[i], Iovlen: 1}
 		if from != nil {
 			h.Name = (*byte)(unsafe.Pointer(&from[i].raw))
@@ -54,12 +48,12 @@ func recvBatch(fd int, s *recvScratch, bufs [][]byte, sizes []int, from []addr) 
 	}
 	got := int(r)
 	for i := 0; i < got; i++ {
-		sizes[i] = int(s.hdrs[i].len)
-		if s.hdrs[i].hdr.Flags&unix.MSG_TRUNC != 0 {
+		sizes[i] = int(s.hdrs[i].Len)
+		if s.hdrs[i].Msg.Flags&unix.MSG_TRUNC != 0 {
 			sizes[i] = len(bufs[i]) + 1
 		}
 		if from != nil {
-			from[i].len = s.hdrs[i].hdr.Namelen
+			from[i].len = s.hdrs[i].Msg.Namelen
 		}
 	}
 	return got, nil
@@ -73,7 +67,7 @@ func sendBatch(fd int, s *sendScratch, bufs [][]byte, to *addr) (int, error) {
 	for i := 0; i < n; i++ {
 		s.iovs[i].Base = unsafe.SliceData(bufs[i])
 		s.iovs[i].SetLen(len(bufs[i]))
-		h := &s.hdrs[i].hdr
+		h := &s.hdrs[i].Msg
 		*h = unix.Msghdr{Iov: &s.iovs[i], Iovlen: 1}
 		if to != nil {
 			h.Name = (*byte)(unsafe.Pointer(&to.raw))
