@@ -401,6 +401,9 @@ func (f *Fabric) transmit(p *port, out [][]byte) error {
 		case errors.Is(err, ErrTxFull):
 			p.c.txQueueFull.Add(uint64(len(out)))
 			return nil
+		case errors.Is(err, ErrLinkDown):
+			p.c.linkDown.Add(uint64(len(out)))
+			return nil
 		default:
 			if err != nil && f.log.IsDebug() {
 				f.log.Debug("transmit error", "port", p.Name, "error", err)

@@ -33,7 +33,10 @@ type Port interface {
 	// until at least one frame is available. A frame longer than
 	// len(bufs[i]) must be reported with a size larger than the MTU allows
 	// (or dropped by the backend), never silently truncated into a
-	// valid-looking frame. An error means the port is finished: the fabric
+	// valid-looking frame. Read may exchange buffers within bufs (all have
+	// the same length and the fabric owns them all), so a backend can hand
+	// over a frame it already holds instead of copying it. An error means
+	// the port is finished: the fabric
 	// forwards the n frames read, then detaches the port. After Close,
 	// Read returns an error promptly.
 	Read(bufs [][]byte, sizes []int) (n int, err error)
@@ -94,6 +97,10 @@ var (
 	// ErrPeerGone means the other end has gone away for good (its socket
 	// closed or removed): the port is detached.
 	ErrPeerGone = errors.New("peer gone")
+	// ErrLinkDown means the port's link is down for now (a Linker whose
+	// interface is gone): the frames are dropped and counted as
+	// drop_link_down, and the port stays.
+	ErrLinkDown = errors.New("link down")
 )
 
 // Defaults for PortConfig fields left zero.

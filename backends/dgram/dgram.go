@@ -284,9 +284,7 @@ func (p *socketPort) Read(bufs [][]byte, sizes []int) (int, error) {
 					continue
 				}
 			}
-			if k != i {
-				copy(bufs[k], bufs[i][:min(sizes[i], len(bufs[i]))])
-			}
+			bufs[k], bufs[i] = bufs[i], bufs[k]
 			sizes[k] = sizes[i]
 			k++
 		}
