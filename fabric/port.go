@@ -114,7 +114,7 @@ const (
 	MaxMTU = 65535
 	// DefaultTxQueueLen is the number of frames a port's transmit queue
 	// holds before further frames for it are dropped.
-	DefaultTxQueueLen = 512
+	DefaultTxQueueLen = 2048
 	// MaxTxQueueLen bounds txqueue=.
 	MaxTxQueueLen = 65536
 	// DefaultVLAN is the access VLAN of a port with no vlan= option.

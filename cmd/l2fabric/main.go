@@ -113,7 +113,7 @@ Options every port accepts:
   learning=on|off    learn source addresses (default on)
   flood=on|off       receive unknown unicast (default on)
   mac=MAC            admit only this source address (anti-spoofing)
-  txqueue=N          transmit queue length in frames (default 512)
+  txqueue=N          transmit queue length in frames (default 2048)
 
 Run 'l2fabric run --help' for the daemon's flags.
 `)
