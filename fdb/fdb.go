@@ -175,19 +175,19 @@ func (e Entry[P]) Key() Key { return Key{VLAN: e.VLAN, MAC: e.MAC} }
 // Stats are a table's counters, as shown by ovs-appctl fdb/stats-show.
 type Stats struct {
 	// Current is the number of entries now, static ones included.
-	Current int
+	Current int `json:"current"`
 	// Max is the limit on Current (Config.MaxEntries).
-	Max int
+	Max int `json:"max"`
 	// Static is the number of static entries now.
-	Static int
+	Static int `json:"static"`
 	// Learned counts new dynamic entries since the table was made.
-	Learned uint64
+	Learned uint64 `json:"learned"`
 	// Moved counts dynamic entries that moved to another port.
-	Moved uint64
+	Moved uint64 `json:"moved"`
 	// Expired counts dynamic entries removed by Expire.
-	Expired uint64
+	Expired uint64 `json:"expired"`
 	// Evicted counts dynamic entries removed to make room for new ones.
-	Evicted uint64
+	Evicted uint64 `json:"evicted"`
 }
 
 // entry is one table entry. key, port and static never change once the
