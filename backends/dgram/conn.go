@@ -65,10 +65,13 @@ func (a *addr) String() string {
 // poller so that reads park the goroutine rather than a thread and Close
 // wakes them.
 type conn struct {
-	f  *os.File
-	rc syscall.RawConn
-	fd int // valid inside rc callbacks only
-	rx recvScratch
+	// exclusive is set when one port owns the socket and may wait for it
+	// in the poller (see send).
+	exclusive bool
+	f         *os.File
+	rc        syscall.RawConn
+	fd        int // valid inside rc callbacks only
+	rx        recvScratch
 }
 
 // newConn takes ownership of fd, an AF_UNIX SOCK_DGRAM socket.
@@ -114,19 +117,27 @@ func (c *conn) recv(bufs [][]byte, sizes []int, from []addr) (int, error) {
 // send writes bufs as datagrams to the address to, or to the connected
 // peer when to is nil, using s as scratch space. It waits up to
 // sendTimeout for a peer that is not keeping up.
+//
+// A socket a port has to itself (fd=, connect=) waits for room in Go's
+// poller. A shared one (a listener's, whose clients each have a writer)
+// must not: the poller wait holds the socket's write lock, so one client
+// whose queue is full would hold up every other client's sends, and an
+// unconnected receiver's full queue (net.unix.max_dgram_qlen) does not
+// show in poll at all. There a full peer is retried after a short sleep,
+// outside any lock, against this call's own deadline.
 func (c *conn) send(s *sendScratch, bufs [][]byte, to *addr) (int, error) {
 	sent := 0
-	deadline := time.Time{}
-	// The deadline bounds the poller's wait for a full peer. Listener
-	// clients share one socket and so one deadline; each send sets a
-	// fresh one and none clears it, so no wait is ever unbounded.
-	c.f.SetWriteDeadline(time.Now().Add(sendTimeout))
+	deadline := time.Now().Add(sendTimeout)
+	if c.exclusive {
+		c.f.SetWriteDeadline(deadline)
+	}
+	backoff := 20 * time.Microsecond
 	for sent < len(bufs) {
 		var n int
 		var err error
 		werr := c.rc.Write(func(fd uintptr) bool {
 			n, err = sendBatch(int(fd), s, bufs[sent:], to)
-			return !errors.Is(err, unix.EAGAIN)
+			return !c.exclusive || !errors.Is(err, unix.EAGAIN)
 		})
 		if werr != nil {
 			if errors.Is(werr, os.ErrDeadlineExceeded) {
@@ -138,16 +149,15 @@ func (c *conn) send(s *sendScratch, bufs [][]byte, to *addr) (int, error) {
 		if err == nil {
 			continue
 		}
-		if errors.Is(err, unix.ENOBUFS) {
-			// macOS reports a full send buffer as ENOBUFS, which the
-			// poller does not wait for: back off briefly, as
-			// vmnet-helper does.
-			if deadline.IsZero() {
-				deadline = time.Now().Add(sendTimeout)
-			} else if time.Now().After(deadline) {
+		// EAGAIN on a shared socket, or ENOBUFS, which is how macOS
+		// reports a full send buffer and which the poller does not wait
+		// for: back off briefly, as vmnet-helper does.
+		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.ENOBUFS) {
+			if time.Now().After(deadline) {
 				return sent, fmt.Errorf("%w for %v", fabric.ErrTxFull, sendTimeout)
 			}
-			time.Sleep(50 * time.Microsecond)
+			time.Sleep(backoff)
+			backoff = min(2*backoff, time.Millisecond)
 			continue
 		}
 		return sent, classifySendError(err)

@@ -207,6 +207,7 @@ func openFD(fd int) (*socketPort, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.exclusive = true
 	return &socketPort{c: c, first: true, tx: newSendScratch(batchSize)}, nil
 }
 
@@ -262,6 +263,7 @@ func openConnect(server string, mode os.FileMode, hello bool) (*socketPort, erro
 		os.Remove(local)
 		return nil, err
 	}
+	c.exclusive = true
 	return &socketPort{c: c, local: local, tx: newSendScratch(batchSize), peerStr: server}, nil
 }
 
