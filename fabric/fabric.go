@@ -15,6 +15,7 @@ import (
 
 	"github.com/l2fabric/l2fabric/fdb"
 	"github.com/l2fabric/l2fabric/frames"
+	"github.com/l2fabric/l2fabric/frames/offload"
 )
 
 // Config configures a Fabric. Its zero value is usable: default FDB, no
@@ -138,6 +139,7 @@ type port struct {
 	tagged   VLANSet // VLANs carried tagged (trunk)
 	trunk    bool
 	tx       *txQueue
+	gso      GSOPort // dev, when it carries super-frames
 	c        portCounters
 
 	down       atomic.Bool // link down (see Linker)
@@ -210,6 +212,7 @@ func (f *Fabric) Attach(dev Port, cfg PortConfig) error {
 		writerDone: make(chan struct{}),
 		gone:       make(chan struct{}),
 	}
+	p.gso, _ = dev.(GSOPort)
 	p.Trunk = slices.Clone(cfg.Trunk)
 	for _, v := range cfg.Trunk {
 		p.tagged.Add(v)
@@ -309,9 +312,19 @@ func (f *Fabric) readLoop(p *port) {
 	defer f.wg.Done()
 	defer close(p.readerDone)
 	bs := batchSize(p.dev)
-	b := newBatch(bs, p.maxLen+frames.TagLen)
+	bufLen := p.maxLen + frames.TagLen
+	if p.gso != nil {
+		bufLen = MaxGSOFrame
+	}
+	b := newBatch(bs, bufLen)
 	for {
-		n, err := p.dev.Read(b.bufs, b.sizes)
+		var n int
+		var err error
+		if p.gso != nil {
+			n, err = p.gso.ReadGSO(b.bufs, b.sizes, b.rhdrs)
+		} else {
+			n, err = p.dev.Read(b.bufs, b.sizes)
+		}
 		if n > 0 && !p.stopping.Load() {
 			f.forward(p, b, n)
 		}
@@ -330,6 +343,7 @@ func (f *Fabric) writeLoop(p *port) {
 	defer close(p.writerDone)
 	bs := batchSize(p.dev)
 	out := make([][]byte, 0, bs)
+	hdrs := make([]offload.Header, 0, bs)
 	for {
 		select {
 		case <-p.quit:
@@ -337,11 +351,11 @@ func (f *Fabric) writeLoop(p *port) {
 		case <-p.tx.wake:
 		}
 		for {
-			out = p.tx.take(out[:0], bs)
+			out, hdrs = p.tx.take(out[:0], hdrs[:0], bs)
 			if len(out) == 0 {
 				break
 			}
-			gone := f.transmit(p, out)
+			gone := f.transmit(p, out, hdrs)
 			p.tx.release()
 			if gone != nil {
 				f.log.Warn("port down", "port", p.Name, "error", gone)
@@ -380,9 +394,15 @@ func (f *Fabric) linkLoop(p *port, events <-chan LinkEvent) {
 
 // transmit writes out through the port's backend and counts the result. It
 // returns an error when the port is gone.
-func (f *Fabric) transmit(p *port, out [][]byte) error {
+func (f *Fabric) transmit(p *port, out [][]byte, hdrs []offload.Header) error {
 	for len(out) > 0 {
-		n, err := p.dev.Write(out)
+		var n int
+		var err error
+		if p.gso != nil {
+			n, err = p.gso.WriteGSO(out, hdrs)
+		} else {
+			n, err = p.dev.Write(out)
+		}
 		if n > 0 {
 			var bytes int
 			for _, b := range out[:n] {
@@ -391,7 +411,8 @@ func (f *Fabric) transmit(p *port, out [][]byte) error {
 			p.c.txFrames.Add(uint64(n))
 			p.c.txBytes.Add(uint64(bytes))
 		}
-		out = out[min(n, len(out)):]
+		n = min(n, len(out))
+		out, hdrs = out[n:], hdrs[n:]
 		switch {
 		case len(out) == 0:
 			return nil
@@ -409,7 +430,7 @@ func (f *Fabric) transmit(p *port, out [][]byte) error {
 				f.log.Debug("transmit error", "port", p.Name, "error", err)
 			}
 			p.c.txError.Add(1)
-			out = out[1:]
+			out, hdrs = out[1:], hdrs[1:]
 		}
 	}
 	return nil

@@ -1,20 +1,26 @@
 package fabric
 
 import (
+	"encoding/binary"
 	"time"
 
 	"github.com/l2fabric/l2fabric/fdb"
 	"github.com/l2fabric/l2fabric/frames"
+	"github.com/l2fabric/l2fabric/frames/offload"
 )
 
 // batch is a reader goroutine's working memory, allocated once per port
 // and reused for every batch so that forwarding allocates nothing.
 type batch struct {
-	bufs   [][]byte       // read buffers
-	sizes  []int          // frame lengths from Read
-	frames []frames.Frame // admitted frames, untagged, views into bufs
-	vlans  []uint16       // VLAN of each admitted frame
-	out    []egress       // frames per egress port
+	bufs   [][]byte         // read buffers
+	sizes  []int            // frame lengths from Read
+	rhdrs  []offload.Header // headers from ReadGSO, per read buffer
+	frames []frames.Frame   // admitted frames, untagged, views into bufs
+	hdrs   []offload.Header // header of each admitted frame
+	vlans  []uint16         // VLAN of each admitted frame
+	out    []egress         // frames per egress port
+	segs   [][]byte         // scratch for Segment's output slices
+	segLen []int
 }
 
 // egress lists the frames of a batch bound for one port.
@@ -27,7 +33,9 @@ func newBatch(n, bufLen int) *batch {
 	b := &batch{
 		bufs:   make([][]byte, n),
 		sizes:  make([]int, n),
+		rhdrs:  make([]offload.Header, n),
 		frames: make([]frames.Frame, 0, n),
+		hdrs:   make([]offload.Header, 0, n),
 		vlans:  make([]uint16, 0, n),
 	}
 	for i := range b.bufs {
@@ -64,7 +72,7 @@ func (b *batch) to(q *port, i int) {
 // VLANs, never go back out their ingress port, and 01:80:c2:00:00:0X is
 // never forwarded.
 func (f *Fabric) forward(p *port, b *batch, n int) {
-	b.frames, b.vlans = b.frames[:0], b.vlans[:0]
+	b.frames, b.hdrs, b.vlans = b.frames[:0], b.hdrs[:0], b.vlans[:0]
 	var rxBytes int
 	for i := 0; i < n; i++ {
 		size := b.sizes[i]
@@ -74,8 +82,9 @@ func (f *Fabric) forward(p *port, b *batch, n int) {
 			continue
 		}
 		fr := frames.Frame(b.bufs[i][:max(size, 0)])
-		if fr, vlan, ok := f.admit(p, fr); ok {
+		if fr, h, vlan, ok := f.admit(p, fr, b.rhdrs[i]); ok {
 			b.frames = append(b.frames, fr)
+			b.hdrs = append(b.hdrs, h)
 			b.vlans = append(b.vlans, vlan)
 		}
 	}
@@ -133,58 +142,82 @@ func (f *Fabric) forward(p *port, b *batch, n int) {
 	}
 }
 
+// minGSOHeaders is the least a super-frame's segments add to GSOSize
+// beyond the Ethernet header: IPv4 and UDP headers.
+const minGSOHeaders = 20 + 8
+
 // admit applies the ingress checks to a frame from p and returns it
-// untagged with its VLAN, or counts why it was dropped.
-func (f *Fabric) admit(p *port, fr frames.Frame) (frames.Frame, uint16, bool) {
+// untagged with its header and VLAN, or counts why it was dropped.
+func (f *Fabric) admit(p *port, fr frames.Frame, h offload.Header) (frames.Frame, offload.Header, uint16, bool) {
 	if !fr.Valid() {
 		p.c.runt.Add(1)
-		return nil, 0, false
+		return nil, h, 0, false
+	}
+	// A super-frame is as long as its segments will be.
+	length := len(fr)
+	if h.IsGSO() {
+		length = frames.HeaderLen + minGSOHeaders + int(h.GSOSize)
 	}
 	vlan := p.VLAN
 	if fr.Tagged() {
 		if !p.trunk {
 			p.c.taggedOnAccess.Add(1)
-			return nil, 0, false
+			return nil, h, 0, false
 		}
-		if len(fr) > p.maxLen+frames.TagLen {
+		if length > p.maxLen+frames.TagLen {
 			p.c.oversize.Add(1)
-			return nil, 0, false
+			return nil, h, 0, false
 		}
 		if vid := fr.VLAN(); vid != 0 { // VID 0 is a priority tag: native VLAN
 			vlan = vid
 		}
 		if vlan == 0 || !p.member(vlan) {
 			p.c.vlan.Add(1)
-			return nil, 0, false
+			return nil, h, 0, false
 		}
 		fr = fr.PopTag()
+		h = shiftHeader(h, -frames.TagLen)
 	} else {
-		if len(fr) > p.maxLen {
+		if length > p.maxLen {
 			p.c.oversize.Add(1)
-			return nil, 0, false
+			return nil, h, 0, false
 		}
 		if vlan == 0 {
 			p.c.vlan.Add(1) // untagged on a trunk without a native VLAN
-			return nil, 0, false
+			return nil, h, 0, false
 		}
 	}
 	src := fr.Source()
 	switch {
 	case !p.MAC.IsZero() && src != p.MAC:
 		p.c.spoofed.Add(1)
-		return nil, 0, false
+		return nil, h, 0, false
 	case !src.IsUnicast():
 		p.c.badSource.Add(1)
-		return nil, 0, false
+		return nil, h, 0, false
 	case fr.Destination().IsLinkLocal():
 		p.c.linkLocal.Add(1)
-		return nil, 0, false
+		return nil, h, 0, false
 	}
-	return fr, vlan, true
+	return fr, h, vlan, true
+}
+
+// shiftHeader moves a header's offsets by d bytes, for a tag removed
+// (d = -4) or inserted (d = 4) in front of them.
+func shiftHeader(h offload.Header, d int) offload.Header {
+	if h.Flags&offload.FlagNeedsCsum != 0 {
+		h.CsumStart = uint16(int(h.CsumStart) + d)
+	}
+	if h.HdrLen != 0 {
+		h.HdrLen = uint16(max(int(h.HdrLen)+d, 0))
+	}
+	return h
 }
 
 // send queues frames idx of b for transmission on q, dropping and counting
-// what does not fit its MTU or its queue.
+// what does not fit its MTU or its queue. Super-frames stay whole for a
+// GSOPort and are cut into segments for any other port; partial checksums
+// are completed for ports that cannot take them.
 func (q *port) send(b *batch, idx []int) {
 	if q.stopping.Load() {
 		return
@@ -193,20 +226,100 @@ func (q *port) send(b *batch, idx []int) {
 		q.c.linkDown.Add(uint64(len(idx)))
 		return
 	}
-	// Frames too large for q are rare (ports with different MTUs): filter
-	// them out of idx in place.
-	keep := idx[:0]
+	var full, tooBig, bad uint64
+	q.tx.mu.Lock()
 	for _, i := range idx {
-		if len(b.frames[i]) > q.maxLen {
-			q.c.txOversize.Add(1)
-			continue
+		fr, h, vlan := b.frames[i], b.hdrs[i], b.vlans[i]
+		tag := q.egressTagged(vlan)
+		extra := 0
+		if tag {
+			extra = frames.TagLen
 		}
-		keep = append(keep, i)
+		switch {
+		case h.IsGSO() && q.gso == nil:
+			// Cut into segments, straight into the queue's slots.
+			if frames.HeaderLen+minGSOHeaders+int(h.GSOSize) > q.maxLen {
+				tooBig++
+				continue
+			}
+			if !q.segment(b, fr, h, vlan, tag) {
+				full++
+			}
+		case !h.IsGSO() && len(fr) > q.maxLen,
+			h.IsGSO() && frames.HeaderLen+minGSOHeaders+int(h.GSOSize) > q.maxLen:
+			tooBig++
+		default:
+			s := q.tx.reserve(len(fr) + extra)
+			if s == nil {
+				full++
+				continue
+			}
+			if tag {
+				frames.AppendTagged(s[:0], fr, vlan)
+				h = shiftHeader(h, frames.TagLen)
+			} else {
+				copy(s, fr)
+			}
+			if q.gso == nil && h.Flags&offload.FlagNeedsCsum != 0 {
+				if offload.CompleteChecksum(h, s) != nil {
+					bad++
+					continue
+				}
+				h = offload.Header{}
+			}
+			q.tx.commit(len(s), h)
+		}
 	}
-	queued, _ := q.tx.push(b.frames, b.vlans, keep, q.egressTagged)
-	if dropped := len(keep) - queued; dropped > 0 {
-		q.c.txQueueFull.Add(uint64(dropped))
+	q.tx.mu.Unlock()
+	q.tx.notify()
+	if full > 0 {
+		q.c.txQueueFull.Add(full)
 	}
+	if tooBig > 0 {
+		q.c.txOversize.Add(tooBig)
+	}
+	if bad > 0 {
+		q.c.txError.Add(bad)
+	}
+}
+
+// segment cuts the super-frame fr into q's queue, tagging each segment if
+// tag, and reports whether it all fit. The caller holds q.tx.mu.
+func (q *port) segment(b *batch, fr frames.Frame, h offload.Header, vlan uint16, tag bool) bool {
+	need := offload.MaxSegments(h, len(fr))
+	if need == 0 || q.tx.count+need > len(q.tx.slots) {
+		return false
+	}
+	segLen := offload.MaxSegmentLen(h, len(fr)) + frames.TagLen
+	b.segs, b.segLen = b.segs[:0], b.segLen[:0]
+	for j := 0; j < need; j++ {
+		// Reserve slots one after another without committing: each
+		// reserve looks at the slot after the ones counted so far.
+		s := q.tx.reserve(segLen)
+		if s == nil {
+			return false
+		}
+		q.tx.count++ // provisionally, so the next reserve takes the next slot
+		b.segs = append(b.segs, s[:segLen-frames.TagLen])
+		b.segLen = append(b.segLen, 0)
+	}
+	q.tx.count -= need
+	n, err := offload.Segment(h, fr, b.segs, b.segLen)
+	if err != nil {
+		return false
+	}
+	for j := 0; j < n; j++ {
+		size := b.segLen[j]
+		if tag {
+			s := b.segs[j][:size+frames.TagLen]
+			copy(s[16:], s[12:size])
+			binary.BigEndian.PutUint16(s[12:], frames.EtherTypeVLAN)
+			binary.BigEndian.PutUint16(s[14:], vlan)
+			size += frames.TagLen
+		}
+		q.tx.commit(size, offload.Header{})
+	}
+	return true
 }
 
 // logMove logs a MAC moving between ports, at most ten times a second.

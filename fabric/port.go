@@ -18,6 +18,7 @@ import (
 	"errors"
 
 	"github.com/l2fabric/l2fabric/frames"
+	"github.com/l2fabric/l2fabric/frames/offload"
 )
 
 // Port is one link of the fabric: a VM's socket, a host NIC, a TAP. Backends
@@ -60,6 +61,30 @@ type Port interface {
 	// exactly once, by the fabric, when the port is detached.
 	Close() error
 }
+
+// GSOPort is implemented by ports that can read and write TCP and UDP
+// super-frames (up to 64 KiB, cut into MTU-sized segments by whoever
+// receives them) and frames whose checksum is only partly computed, each
+// described by a virtio-net header: an AF_PACKET socket with
+// PACKET_VNET_HDR, a TAP with IFF_VNET_HDR. Between two such ports the
+// fabric carries super-frames whole, which is what lets TCP between two
+// hosts run at the speed of the kernel's own bridge; towards any other
+// port it cuts them into ordinary frames and completes their checksums.
+// The fabric calls ReadGSO and WriteGSO instead of Read and Write.
+type GSOPort interface {
+	Port
+	// ReadGSO is Read, storing each frame's header in hdrs[i]
+	// (offload.Header{} for an ordinary frame with a full checksum). Its
+	// buffers are MaxGSOFrame bytes long.
+	ReadGSO(bufs [][]byte, sizes []int, hdrs []offload.Header) (n int, err error)
+	// WriteGSO is Write, each frame described by hdrs[i].
+	WriteGSO(bufs [][]byte, hdrs []offload.Header) (n int, err error)
+}
+
+// MaxGSOFrame is the length of the buffers a GSOPort reads into: the
+// largest super-frame (64 KiB of IP datagram) with its Ethernet header and
+// up to two VLAN tags.
+const MaxGSOFrame = 65535 + frames.HeaderLen + 2*frames.TagLen
 
 // RxDropper is implemented by ports whose backend can drop received
 // frames before the fabric reads them (a listener's per-client queue); the

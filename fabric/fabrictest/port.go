@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/l2fabric/l2fabric/fabric"
+	"github.com/l2fabric/l2fabric/frames/offload"
 )
 
 // Port is an in-memory fabric.Port. Frames given to Inject come out of
@@ -193,4 +194,59 @@ func (p *Port) WaitWritten(n int, timeout time.Duration) ([][]byte, error) {
 		p.cond.Wait()
 	}
 	return append([][]byte(nil), p.written...), nil
+}
+
+// GSOPort is a Port that also carries super-frames (fabric.GSOPort):
+// InjectGSO gives a frame with its virtio-net header, and WrittenGSO
+// returns the headers of the frames written.
+type GSOPort struct {
+	*Port
+	mu    sync.Mutex
+	inHdr []offload.Header
+	out   []offload.Header
+}
+
+var _ fabric.GSOPort = (*GSOPort)(nil)
+
+// NewGSO returns a GSOPort reading and writing batches of up to batch
+// frames.
+func NewGSO(batch int) *GSOPort { return &GSOPort{Port: New(batch)} }
+
+// InjectGSO queues a frame described by h for the fabric to read. Use it
+// alone (not mixed with Inject) on a GSOPort.
+func (p *GSOPort) InjectGSO(frame []byte, h offload.Header) {
+	p.mu.Lock()
+	p.inHdr = append(p.inHdr, h)
+	p.mu.Unlock()
+	p.Inject(frame)
+}
+
+// ReadGSO implements fabric.GSOPort.
+func (p *GSOPort) ReadGSO(bufs [][]byte, sizes []int, hdrs []offload.Header) (int, error) {
+	n, err := p.Port.Read(bufs, sizes)
+	p.mu.Lock()
+	for i := 0; i < n; i++ {
+		hdrs[i] = offload.Header{}
+		if len(p.inHdr) > 0 {
+			hdrs[i], p.inHdr = p.inHdr[0], p.inHdr[1:]
+		}
+	}
+	p.mu.Unlock()
+	return n, err
+}
+
+// WriteGSO implements fabric.GSOPort.
+func (p *GSOPort) WriteGSO(bufs [][]byte, hdrs []offload.Header) (int, error) {
+	n, err := p.Port.Write(bufs)
+	p.mu.Lock()
+	p.out = append(p.out, hdrs[:n]...)
+	p.mu.Unlock()
+	return n, err
+}
+
+// WrittenGSO returns the headers of the frames written so far, in order.
+func (p *GSOPort) WrittenGSO() []offload.Header {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]offload.Header(nil), p.out...)
 }
