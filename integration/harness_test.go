@@ -170,6 +170,13 @@ func (w *logWriter) String() string {
 // arguments; its log is printed if the test failed.
 func startDaemon(t *testing.T, dir string, args ...string) *daemon {
 	t.Helper()
+	return startDaemonIn(t, "", dir, args...)
+}
+
+// startDaemonIn is startDaemon with the daemon running in the network
+// namespace ns (none when ns is empty), as `ip netns exec ns l2fabric ...`.
+func startDaemonIn(t *testing.T, ns, dir string, args ...string) *daemon {
+	t.Helper()
 	d := &daemon{
 		t:    t,
 		ctl:  filepath.Join(dir, "ctl.sock"),
@@ -185,6 +192,9 @@ func startDaemon(t *testing.T, dir string, args ...string) *daemon {
 		}
 	}
 	d.cmd = exec.Command(bin, append([]string{"--control", d.ctl}, args...)...)
+	if ns != "" {
+		d.cmd = exec.Command("ip", append([]string{"netns", "exec", ns, bin, "--control", d.ctl}, args...)...)
+	}
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	d.cmd.Env = binEnv()
 	d.cmd.SysProcAttr = daemonSysProcAttr()
