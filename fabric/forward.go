@@ -1,7 +1,6 @@
 package fabric
 
 import (
-	"encoding/binary"
 	"time"
 
 	"github.com/l2fabric/l2fabric/fdb"
@@ -311,11 +310,7 @@ func (q *port) segment(b *batch, fr frames.Frame, h offload.Header, vlan uint16,
 	for j := 0; j < n; j++ {
 		size := b.segLen[j]
 		if tag {
-			s := b.segs[j][:size+frames.TagLen]
-			copy(s[16:], s[12:size])
-			binary.BigEndian.PutUint16(s[12:], frames.EtherTypeVLAN)
-			binary.BigEndian.PutUint16(s[14:], vlan)
-			size += frames.TagLen
+			size = frames.InsertTag(b.segs[j][:size+frames.TagLen], size, frames.EtherTypeVLAN, vlan)
 		}
 		q.tx.commit(size, offload.Header{})
 	}

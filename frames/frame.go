@@ -93,6 +93,17 @@ func AppendTagged(dst []byte, f Frame, tci uint16) []byte {
 	return append(dst, f[12:]...)
 }
 
+// InsertTag inserts an 802.1Q (tpid 0x8100) or 802.1ad tag carrying tci
+// after the addresses of the size-byte frame at the start of b, in place,
+// and returns the tagged frame's size. b must have TagLen bytes of room
+// after the frame.
+func InsertTag(b []byte, size int, tpid, tci uint16) int {
+	copy(b[HeaderLen-2+TagLen:size+TagLen], b[12:size])
+	binary.BigEndian.PutUint16(b[12:], tpid)
+	binary.BigEndian.PutUint16(b[14:], tci)
+	return size + TagLen
+}
+
 // Describe decodes f for a log line or a trace, e.g.
 // "02:00:00:00:00:01 > ff:ff:ff:ff:ff:ff, vlan 10, ARP, 42 bytes".
 // It allocates and is never used on the per-frame path.

@@ -154,6 +154,16 @@ func TestTagRoundTrip(t *testing.T) {
 	}
 }
 
+func TestInsertTagMatchesAppendTagged(t *testing.T) {
+	f := frame("02:00:00:00:00:02", "02:00:00:00:00:01", 0x0800, 46)
+	b := make([]byte, len(f)+TagLen)
+	copy(b, f)
+	n := InsertTag(b, len(f), EtherTypeVLAN, 0x2005)
+	if want := AppendTagged(nil, f, 0x2005); !bytes.Equal(b[:n], want) {
+		t.Fatalf("InsertTag = %x, want %x", b[:n], want)
+	}
+}
+
 func TestAppendTaggedNoAlloc(t *testing.T) {
 	f := frame("02:00:00:00:00:02", "02:00:00:00:00:01", 0x0800, 1500-HeaderLen)
 	buf := make([]byte, 0, 2048)

@@ -4,7 +4,6 @@ package host
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -536,6 +535,24 @@ func (r *rxState) recv(fd int, bufs [][]byte) (int, error) {
 	return mmsg.Recv(fd, r.hdrs[:n], unix.MSG_DONTWAIT)
 }
 
+// message returns message i's frame length, the room its buffer buf has
+// before the overflow, and its virtio-net header; ok is false (and the
+// drop counted) for a message that carries no usable frame.
+func (r *rxState) message(i int, buf []byte, dropped *atomic.Uint64) (total, room int, vh offload.Header, ok bool) {
+	h := &r.hdrs[i]
+	total = int(h.Len) - offload.HeaderLen
+	room = len(buf) - frames.TagLen
+	if total < 0 {
+		return 0, 0, vh, false
+	}
+	vh, err := offload.ParseHeader(r.vnet[i][:])
+	if err != nil || h.Msg.Flags&unix.MSG_TRUNC != 0 {
+		dropped.Add(1)
+		return 0, 0, vh, false
+	}
+	return total, room, vh, true
+}
+
 // process turns the n messages received into frames in bufs: ordinary
 // frames stay where they landed (moved down by exchanging buffers when an
 // earlier message was consumed), super-frames are segmented into the
@@ -544,22 +561,11 @@ func (r *rxState) recv(fd int, bufs [][]byte) (int, error) {
 func (r *rxState) process(bufs [][]byte, sizes []int, n int, dropped *atomic.Uint64) int {
 	k := 0
 	for i := 0; i < n; i++ {
-		h := &r.hdrs[i]
-		total := int(h.Len) - offload.HeaderLen
-		room := len(bufs[i]) - frames.TagLen
-		if total < 0 {
+		total, room, vh, ok := r.message(i, bufs[i], dropped)
+		if !ok {
 			continue
 		}
-		vh, err := offload.ParseHeader(r.vnet[i][:])
-		if err != nil {
-			dropped.Add(1)
-			continue
-		}
-		tci, tpid, tagged := auxVLAN(r.control[i][:h.Msg.Controllen])
-		if h.Msg.Flags&unix.MSG_TRUNC != 0 {
-			dropped.Add(1)
-			continue
-		}
+		tci, tpid, tagged := auxVLAN(r.control[i][:r.hdrs[i].Msg.Controllen])
 		if vh.GSOType != offload.GSONone {
 			// A super-frame: make it contiguous, cut it into segments.
 			m := copy(r.super, bufs[i][:min(total, room)])
@@ -581,7 +587,7 @@ func (r *rxState) process(bufs [][]byte, sizes []int, n int, dropped *atomic.Uin
 			continue
 		}
 		if tagged {
-			total = insertTag(bufs[i], total, tpid, tci)
+			total = frames.InsertTag(bufs[i], total, tpid, tci)
 		}
 		sizes[k] = total
 		bufs[k], bufs[i] = bufs[i], bufs[k]
@@ -595,23 +601,16 @@ func (r *rxState) process(bufs [][]byte, sizes []int, n int, dropped *atomic.Uin
 func (r *rxState) processGSO(bufs [][]byte, sizes []int, hdrs []offload.Header, n int, dropped *atomic.Uint64) int {
 	k := 0
 	for i := 0; i < n; i++ {
-		h := &r.hdrs[i]
-		total := int(h.Len) - offload.HeaderLen
-		room := len(bufs[i]) - frames.TagLen
-		if total < 0 {
-			continue
-		}
-		vh, err := offload.ParseHeader(r.vnet[i][:])
-		if err != nil || h.Msg.Flags&unix.MSG_TRUNC != 0 {
-			dropped.Add(1)
+		total, room, vh, ok := r.message(i, bufs[i], dropped)
+		if !ok {
 			continue
 		}
 		if total > room {
 			sizes[k] = len(bufs[i]) + 1 // oversize
 		} else {
 			sizes[k] = total
-			if tci, tpid, tagged := auxVLAN(r.control[i][:h.Msg.Controllen]); tagged {
-				sizes[k] = insertTag(bufs[i], total, tpid, tci)
+			if tci, tpid, tagged := auxVLAN(r.control[i][:r.hdrs[i].Msg.Controllen]); tagged {
+				sizes[k] = frames.InsertTag(bufs[i], total, tpid, tci)
 				if vh.Flags&offload.FlagNeedsCsum != 0 {
 					vh.CsumStart += frames.TagLen
 				}
@@ -662,7 +661,7 @@ func (r *rxState) segment(vh offload.Header, super []byte, bufLen int, tci, tpid
 		}
 		size := r.segSize[j]
 		if tagged {
-			size = insertTag(b, size, tpid, tci)
+			size = frames.InsertTag(b, size, tpid, tci)
 		}
 		r.pend = append(r.pend, b)
 		r.pendSize = append(r.pendSize, size)
@@ -712,13 +711,4 @@ func auxVLAN(control []byte) (tci, tpid uint16, ok bool) {
 		control = control[min(unix.CmsgSpace(l-unix.SizeofCmsghdr), len(control)):]
 	}
 	return 0, 0, false
-}
-
-// insertTag puts an 802.1Q tag back after the addresses of the size-byte
-// frame in b, which has TagLen bytes of room, and returns the new size.
-func insertTag(b []byte, size int, tpid, tci uint16) int {
-	copy(b[frames.HeaderLen-2+frames.TagLen:size+frames.TagLen], b[12:size])
-	binary.BigEndian.PutUint16(b[12:], tpid)
-	binary.BigEndian.PutUint16(b[14:], tci)
-	return size + frames.TagLen
 }

@@ -49,16 +49,6 @@ func TestAuxVLAN(t *testing.T) {
 	}
 }
 
-func TestInsertTag(t *testing.T) {
-	f := []byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0x08, 0x00, 0xaa, 0xbb}
-	b := make([]byte, len(f)+frames.TagLen)
-	copy(b, f)
-	n := insertTag(b, len(f), frames.EtherTypeVLAN, 42)
-	if want := frames.AppendTagged(nil, f, 42); !bytes.Equal(b[:n], want) {
-		t.Fatalf("insertTag = %x, want %x", b[:n], want)
-	}
-}
-
 // TestProcessGSOPutsTagBackAndShiftsOffsets feeds processGSO a received
 // super-frame whose tag the kernel took off: the tag must come back, and
 // the checksum offsets must move with it.
