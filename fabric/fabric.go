@@ -1,6 +1,7 @@
 package fabric
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -48,6 +49,11 @@ type Fabric struct {
 	counters fabricCounters
 	moveLog  rateLimiter
 	started  time.Time
+
+	// macsChanged is signalled when the set of MACs behind some port may
+	// have changed; filters counts attached AddressFilter ports.
+	macsChanged chan struct{}
+	filters     atomic.Int32
 }
 
 // Static is a static FDB entry: MAC in VLAN always lives on the port named
@@ -78,6 +84,8 @@ func New(cfg Config) (*Fabric, error) {
 		devices: map[string]*device{},
 		moveLog: rateLimiter{every: 100 * time.Millisecond},
 		started: time.Now(),
+
+		macsChanged: make(chan struct{}, 1),
 	}
 	f.ports.Store(newPortSet(nil))
 	return f, nil
@@ -92,9 +100,15 @@ var ErrClosed = errors.New("fabric stopped")
 func (f *Fabric) Run(ctx context.Context) error {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	filtersDone := make(chan struct{})
+	go func() {
+		defer close(filtersDone)
+		f.updateFilters(ctx)
+	}()
 	for {
 		select {
 		case <-ctx.Done():
+			<-filtersDone
 			f.shutdown()
 			return nil
 		case <-tick.C:
@@ -103,6 +117,79 @@ func (f *Fabric) Run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// macsMayHaveChanged wakes the filter updater, if any port needs it.
+func (f *Fabric) macsMayHaveChanged() {
+	if f.filters.Load() == 0 {
+		return
+	}
+	select {
+	case f.macsChanged <- struct{}{}:
+	default:
+	}
+}
+
+// filterInterval bounds how often AddressFilter ports are updated while
+// addresses are being learned, so a burst of new MACs costs one update.
+const filterInterval = 20 * time.Millisecond
+
+// updateFilters tells each AddressFilter port which unicast MACs live
+// behind the other ports, whenever that may have changed, until ctx ends.
+func (f *Fabric) updateFilters(ctx context.Context) {
+	last := map[*port][]frames.MAC{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-f.macsChanged:
+		}
+		set := f.ports.Load()
+		var entries []fdb.Entry[*port]
+		for _, p := range set.list {
+			af, ok := p.dev.(AddressFilter)
+			if !ok {
+				continue
+			}
+			if entries == nil {
+				entries = f.fdb.Entries()
+			}
+			macs := remoteMACs(p, set, entries)
+			if old, seen := last[p]; seen && slices.Equal(old, macs) {
+				continue
+			}
+			last[p] = macs
+			af.SetRemoteMACs(macs)
+		}
+		for p := range last {
+			if set.byName[p.Name] != p {
+				delete(last, p)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(filterInterval):
+		}
+	}
+}
+
+// remoteMACs returns the sorted unicast MACs that live behind ports other
+// than p: learned or static entries, and other ports' mac=.
+func remoteMACs(p *port, set *portSet, entries []fdb.Entry[*port]) []frames.MAC {
+	var macs []frames.MAC
+	for _, e := range entries {
+		if e.Port != p {
+			macs = append(macs, e.MAC)
+		}
+	}
+	for _, q := range set.list {
+		if q != p && !q.MAC.IsZero() {
+			macs = append(macs, q.MAC)
+		}
+	}
+	slices.SortFunc(macs, func(a, b frames.MAC) int { return bytes.Compare(a[:], b[:]) })
+	return slices.Compact(macs)
 }
 
 func (f *Fabric) shutdown() {
@@ -128,7 +215,13 @@ func (f *Fabric) Logger() hclog.Logger { return f.log }
 
 // Expire runs one aging pass over the learning table now and returns how
 // many entries it removed. Run does this every second.
-func (f *Fabric) Expire() int { return f.fdb.Expire() }
+func (f *Fabric) Expire() int {
+	n := f.fdb.Expire()
+	if n > 0 {
+		f.macsMayHaveChanged()
+	}
+	return n
+}
 
 // port is an attached Port with the fabric's state for it.
 type port struct {
@@ -241,6 +334,10 @@ func (f *Fabric) Attach(dev Port, cfg PortConfig) error {
 			}
 		}
 	}
+	if _, ok := dev.(AddressFilter); ok {
+		f.filters.Add(1)
+	}
+	f.macsMayHaveChanged()
 	f.wg.Add(2)
 	go f.readLoop(p)
 	go f.writeLoop(p)
@@ -300,6 +397,10 @@ func (f *Fabric) detach(p *port, cause error, caller detachCaller) {
 	f.ports.Store(newPortSet(slices.DeleteFunc(slices.Clone(old.list), func(q *port) bool { return q == p })))
 	n := f.fdb.RemovePort(p)
 	f.mu.Unlock()
+	if _, ok := p.dev.(AddressFilter); ok {
+		f.filters.Add(-1)
+	}
+	f.macsMayHaveChanged()
 	close(p.quit)
 	if caller != detachFromWriter {
 		<-p.writerDone
@@ -387,6 +488,7 @@ func (f *Fabric) linkLoop(p *port, events <-chan LinkEvent) {
 				continue
 			}
 			n := f.fdb.Flush(func(e fdb.Entry[*port]) bool { return e.Port == p })
+			f.macsMayHaveChanged()
 			f.log.Warn("port link down", "port", p.Name, "reason", ev.Reason, "fdb_entries_flushed", n)
 		}
 	}
@@ -571,6 +673,7 @@ func (f *Fabric) AddStatic(s Static, allowAbsent bool) error {
 	}
 	f.statics = slices.DeleteFunc(f.statics, func(o Static) bool { return o.VLAN == s.VLAN && o.MAC == s.MAC })
 	f.statics = append(f.statics, s)
+	f.macsMayHaveChanged()
 	return nil
 }
 
@@ -586,12 +689,14 @@ func (f *Fabric) DeleteEntry(vlan uint16, mac frames.MAC) error {
 	if !f.fdb.Delete(vlan, mac) && n == len(f.statics) {
 		return fmt.Errorf("no entry for %s in VLAN %d", mac, vlan)
 	}
+	f.macsMayHaveChanged()
 	return nil
 }
 
 // Flush removes learned entries, of one port when portName is not empty,
 // and returns how many. Static entries stay.
 func (f *Fabric) Flush(portName string) (int, error) {
+	defer f.macsMayHaveChanged()
 	if portName == "" {
 		return f.fdb.Flush(nil), nil
 	}

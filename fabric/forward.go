@@ -101,8 +101,12 @@ func (f *Fabric) forward(p *port, b *batch, n int) {
 		vlan := b.vlans[i]
 		src, dst := fr.Source(), fr.Destination()
 		if !p.NoLearning {
-			if o, from := f.fdb.LearnAt(now, vlan, src, p); o == fdb.Moved {
+			switch o, from := f.fdb.LearnAt(now, vlan, src, p); o {
+			case fdb.Moved:
 				f.logMove(vlan, src, from, p)
+				f.macsMayHaveChanged()
+			case fdb.Learned:
+				f.macsMayHaveChanged()
 			}
 		}
 		unknown := false

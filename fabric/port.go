@@ -86,6 +86,19 @@ type GSOPort interface {
 // up to two VLAN tags.
 const MaxGSOFrame = 65535 + frames.HeaderLen + 2*frames.TagLen
 
+// AddressFilter is implemented by ports that receive only what a filter in
+// front of them lets through (BPF on macOS): the fabric tells them which
+// unicast addresses live behind its other ports, so the filter can admit
+// exactly those plus broadcast and multicast.
+type AddressFilter interface {
+	// SetRemoteMACs is called with the sorted unicast MACs that live
+	// behind the fabric's other ports (learned, or configured with mac=
+	// or a static entry), once at attach and then whenever the set
+	// changes. It is called from one goroutine and must not block for
+	// long.
+	SetRemoteMACs(macs []frames.MAC)
+}
+
 // RxDropper is implemented by ports whose backend can drop received
 // frames before the fabric reads them (a listener's per-client queue); the
 // count shows in the port's counters as drop_rx_backend.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/l2fabric/l2fabric/fabric"
+	"github.com/l2fabric/l2fabric/frames"
 	"github.com/l2fabric/l2fabric/frames/offload"
 )
 
@@ -249,4 +250,35 @@ func (p *GSOPort) WrittenGSO() []offload.Header {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]offload.Header(nil), p.out...)
+}
+
+// FilterPort is a Port that is told the MACs behind the other ports
+// (fabric.AddressFilter), as a BPF-filtered NIC is.
+type FilterPort struct {
+	*Port
+	mu     sync.Mutex
+	remote []frames.MAC
+	calls  int
+}
+
+var _ fabric.AddressFilter = (*FilterPort)(nil)
+
+// NewFilter returns a FilterPort reading and writing batches of up to
+// batch frames.
+func NewFilter(batch int) *FilterPort { return &FilterPort{Port: New(batch)} }
+
+// SetRemoteMACs implements fabric.AddressFilter.
+func (p *FilterPort) SetRemoteMACs(macs []frames.MAC) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.remote = append([]frames.MAC(nil), macs...)
+	p.calls++
+}
+
+// Remote returns the last set of MACs the fabric gave and how many times
+// it was called.
+func (p *FilterPort) Remote() ([]frames.MAC, int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]frames.MAC(nil), p.remote...), p.calls
 }
