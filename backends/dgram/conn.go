@@ -48,8 +48,16 @@ func (a *addr) pathBytes() []byte {
 				return b[:i]
 			}
 		}
+		return b
 	}
-	return b
+	// An unbound sender: Linux gives no path at all, macOS a zeroed one.
+	// (A Linux abstract name starts with a NUL but is not all NULs.)
+	for _, c := range b {
+		if c != 0 {
+			return b
+		}
+	}
+	return nil
 }
 
 // String returns the path, or "@name" for a Linux abstract address.
