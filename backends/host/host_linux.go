@@ -3,12 +3,10 @@
 package host
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -37,95 +35,16 @@ const (
 	sendTimeout = 50 * time.Millisecond
 )
 
-var forms = []string{"host:IFACE"}
-
 // Kind returns the host port kind.
 func Kind() fabric.Kind {
-	return fabric.Kind{
-		Name:    "host",
-		Summary: "a host network interface over AF_PACKET: the physical LAN, a veth (needs root)",
-		Forms:   forms,
-		Keys:    []string{"promisc"},
-		Check: func(s fabric.Spec, _ fabric.PortConfig) error {
-			_, err := parseOptions(s)
-			return err
-		},
-		Open: open,
-	}
-}
-
-type options struct {
-	ifname  string
-	promisc bool
-}
-
-func parseOptions(s fabric.Spec) (options, error) {
-	o := options{ifname: s.Arg, promisc: true}
-	fail := func(part, reason string) (options, error) {
-		return options{}, &fabric.SpecError{Spec: s.Text, Part: part, Reason: reason, Hint: "form: host:IFACE[,promisc=on|off]"}
-	}
-	if o.ifname == "" {
-		return fail("", "missing interface name")
-	}
-	if len(o.ifname) >= unix.IFNAMSIZ || strings.ContainsAny(o.ifname, "/ \t") {
-		return fail(o.ifname, fmt.Sprintf("not an interface name (at most %d characters, no '/' or spaces)", unix.IFNAMSIZ-1))
-	}
-	if v, ok := s.Get("promisc"); ok {
-		on, err := fabric.ParseBool(v)
-		if err != nil {
-			return fail("promisc="+v, err.Error())
-		}
-		o.promisc = on
-	}
-	return o, nil
-}
-
-func open(ctx context.Context, s fabric.Spec, cfg fabric.PortConfig, h fabric.Host) (fabric.Device, error) {
-	o, err := parseOptions(s)
-	if err != nil {
-		return nil, err
-	}
-	ifi, err := net.InterfaceByName(o.ifname)
-	if err != nil {
-		return nil, fmt.Errorf("no interface %q (interfaces here: %s)", o.ifname, interfaceNames())
-	}
-	if ifi.Flags&net.FlagLoopback != 0 {
-		return nil, fmt.Errorf("%s is a loopback interface: it carries no Ethernet frames", o.ifname)
-	}
-	if cfg.Name == "" {
-		cfg.Name = o.ifname
-	}
-	if cfg.MTU == 0 {
-		cfg.MTU = min(max(ifi.MTU, fabric.MinMTU), fabric.MaxMTU)
-	}
-	cfg.Kind = "host"
-	cfg.Info = o.ifname
-	p, err := newPort(o, ifi.Index, cfg.MTU, h.Logger().Named("host").With("port", cfg.Name))
-	if err != nil {
-		return nil, err
-	}
-	if err := h.Attach(p, cfg); err != nil {
-		p.Close()
-		return nil, err
-	}
-	return nil, nil
-}
-
-func interfaceNames() string {
-	ifs, err := net.Interfaces()
-	if err != nil {
-		return "unknown: " + err.Error()
-	}
-	var names []string
-	for _, i := range ifs {
-		if i.Flags&net.FlagLoopback == 0 {
-			names = append(names, i.Name)
-		}
-	}
-	if len(names) == 0 {
-		return "none but loopback"
-	}
-	return strings.Join(names, ", ")
+	return kind("a host network interface over AF_PACKET: the physical LAN, a veth (needs root)",
+		func(o options, ifi *net.Interface, mtu int, log hclog.Logger) (fabric.Port, error) {
+			p, err := newPort(o, ifi.Index, mtu, log)
+			if err != nil {
+				return nil, err
+			}
+			return p, nil
+		})
 }
 
 // sock is one AF_PACKET socket bound to one interface index. When the

@@ -1,0 +1,120 @@
+//go:build linux || darwin
+
+package host
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sys/unix"
+
+	"github.com/l2fabric/l2fabric/fabric"
+)
+
+// The parts of the host kind Linux and macOS share: the form and options,
+// and opening a port on an interface. Each platform supplies the summary
+// and the port itself.
+
+var forms = []string{"host:IFACE"}
+
+// portOpener opens the platform's port on ifi, whose name o.ifname is.
+// mtu is the port's MTU; log is the port's logger.
+type portOpener func(o options, ifi *net.Interface, mtu int, log hclog.Logger) (fabric.Port, error)
+
+// kind returns the host port kind with the platform's summary and port.
+func kind(summary string, openPort portOpener) fabric.Kind {
+	return fabric.Kind{
+		Name:    "host",
+		Summary: summary,
+		Forms:   forms,
+		Keys:    []string{"promisc"},
+		Check: func(s fabric.Spec, _ fabric.PortConfig) error {
+			_, err := parseOptions(s)
+			return err
+		},
+		Open: func(_ context.Context, s fabric.Spec, cfg fabric.PortConfig, h fabric.Host) (fabric.Device, error) {
+			return nil, openHost(s, cfg, h, net.InterfaceByName, openPort)
+		},
+	}
+}
+
+type options struct {
+	ifname  string
+	promisc bool
+}
+
+func parseOptions(s fabric.Spec) (options, error) {
+	o := options{ifname: s.Arg, promisc: true}
+	fail := func(part, reason string) (options, error) {
+		return options{}, &fabric.SpecError{Spec: s.Text, Part: part, Reason: reason, Hint: "form: host:IFACE[,promisc=on|off]"}
+	}
+	if o.ifname == "" {
+		return fail("", "missing interface name")
+	}
+	if len(o.ifname) >= unix.IFNAMSIZ || strings.ContainsAny(o.ifname, "/ \t") {
+		return fail(o.ifname, fmt.Sprintf("not an interface name (at most %d characters, no '/' or spaces)", unix.IFNAMSIZ-1))
+	}
+	if v, ok := s.Get("promisc"); ok {
+		on, err := fabric.ParseBool(v)
+		if err != nil {
+			return fail("promisc="+v, err.Error())
+		}
+		o.promisc = on
+	}
+	return o, nil
+}
+
+// openHost opens the port a host spec describes and attaches it: the
+// interface (looked up with lookup) must exist and not be a loopback; the
+// port is named after it unless name= says otherwise, and its MTU is the
+// interface's unless mtu= says otherwise.
+func openHost(s fabric.Spec, cfg fabric.PortConfig, h fabric.Host, lookup func(string) (*net.Interface, error), openPort portOpener) error {
+	o, err := parseOptions(s)
+	if err != nil {
+		return err
+	}
+	ifi, err := lookup(o.ifname)
+	if err != nil {
+		return fmt.Errorf("no interface %q (interfaces here: %s)", o.ifname, interfaceNames())
+	}
+	if ifi.Flags&net.FlagLoopback != 0 {
+		return fmt.Errorf("%s is a loopback interface: it carries no Ethernet frames", o.ifname)
+	}
+	if cfg.Name == "" {
+		cfg.Name = o.ifname
+	}
+	if cfg.MTU == 0 {
+		cfg.MTU = min(max(ifi.MTU, fabric.MinMTU), fabric.MaxMTU)
+	}
+	cfg.Kind = "host"
+	cfg.Info = o.ifname
+	p, err := openPort(o, ifi, cfg.MTU, h.Logger().Named("host").With("port", cfg.Name))
+	if err != nil {
+		return err
+	}
+	if err := h.Attach(p, cfg); err != nil {
+		p.Close()
+		return err
+	}
+	return nil
+}
+
+func interfaceNames() string {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return "unknown: " + err.Error()
+	}
+	var names []string
+	for _, i := range ifs {
+		if i.Flags&net.FlagLoopback == 0 {
+			names = append(names, i.Name)
+		}
+	}
+	if len(names) == 0 {
+		return "none but loopback"
+	}
+	return strings.Join(names, ", ")
+}
