@@ -1,0 +1,307 @@
+//go:build linux || darwin
+
+package feth
+
+// The macOS feth port, apart from its system calls: the spec, opening (a
+// feth pair, one end in the bridge, the fabric switching the other), the
+// link state, and closing. feth_darwin.go binds it to the real system;
+// the tests bind it to a model of the kernel.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/l2fabric/l2fabric/fabric"
+)
+
+var macForms = []string{"feth:BRIDGE[,dev=fethN]"}
+
+// macOptions are the feth-specific parts of a spec on macOS.
+type macOptions struct {
+	bridge string
+	dev    string // the member's name, or "feth" for the kernel's choice
+}
+
+// validIfName checks an interface name as the kernel takes it.
+func validIfName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("interface name is empty")
+	case len(name) >= ifNameSize:
+		return fmt.Errorf("interface name %q is %d bytes, longer than the %d macOS allows", name, len(name), ifNameSize-1)
+	case strings.ContainsAny(name, "/: \t\n\r\v\f\x00"):
+		return fmt.Errorf("interface name %q contains '/', ':' or white space", name)
+	}
+	return nil
+}
+
+func parseMacOptions(s fabric.Spec) (macOptions, error) {
+	o := macOptions{bridge: s.Arg, dev: fethPrefix}
+	fail := func(part, reason string) (macOptions, error) {
+		return macOptions{}, &fabric.SpecError{Spec: s.Text, Part: part, Reason: reason, Hint: "forms: " + strings.Join(macForms, " | ")}
+	}
+	if o.bridge == "" {
+		return fail("", "missing bridge name")
+	}
+	if err := validIfName(o.bridge); err != nil {
+		return fail(o.bridge, err.Error())
+	}
+	for _, opt := range s.Options {
+		if opt.Key == "dev" {
+			if !unitName(opt.Value, fethPrefix) {
+				return fail("dev="+opt.Value, fmt.Sprintf("the kernel names a feth feth<unit>, the unit 0-%d", maxUnit))
+			}
+			o.dev = opt.Value
+		}
+	}
+	return o, nil
+}
+
+// switchedPort is the port on the switched end of the pair: a
+// bpfndrv.Port on macOS.
+type switchedPort interface {
+	fabric.Port
+	fabric.Linker
+	fabric.AddressFilter
+	fabric.RxDropper
+}
+
+// pollInterval is how often the port checks that its member is in the
+// bridge.
+const pollInterval = 500 * time.Millisecond
+
+// system is what the macOS port runs on.
+type system struct {
+	ops   ifOps
+	store *pairStore
+	self  procInfo
+	// isRoot reports whether the process may create interfaces.
+	isRoot func() bool
+	// openSwitched opens the port on the switched end.
+	openSwitched func(ifname string, log hclog.Logger) (switchedPort, error)
+	poll         time.Duration
+
+	cleanOnce sync.Once
+}
+
+// kind returns the feth kind on sys.
+func (sys *system) kind() fabric.Kind {
+	return fabric.Kind{
+		Name:    "feth",
+		Summary: "the host through a bridge: a feth pair, one end in the bridge, the other switched (macOS)",
+		Forms:   macForms,
+		Keys:    []string{"dev"},
+		Check: func(s fabric.Spec, _ fabric.PortConfig) error {
+			_, err := parseMacOptions(s)
+			return err
+		},
+		Open: sys.open,
+	}
+}
+
+func (sys *system) open(_ context.Context, s fabric.Spec, cfg fabric.PortConfig, host fabric.Host) (fabric.Device, error) {
+	o, err := parseMacOptions(s)
+	if err != nil {
+		return nil, err
+	}
+	log := host.Logger().Named("feth")
+	if !sys.isRoot() {
+		return nil, errNeedRoot
+	}
+	sys.cleanOnce.Do(func() {
+		sys.store.setLogger(log)
+		if err := sys.store.cleanUp(sys.ops, sys.self); err != nil {
+			log.Warn("feth pairs left by an earlier run not cleaned up", "record", sys.store.path, "error", err)
+		}
+	})
+	names, err := sys.ops.interfaces()
+	if err != nil {
+		return nil, fmt.Errorf("listing interfaces: %w", err)
+	}
+	if !slices.Contains(names, o.bridge) {
+		return nil, fmt.Errorf("bridge %s does not exist (%s)", o.bridge, bridgesHintMac(sys.ops))
+	}
+	if !isBridgeName(o.bridge) {
+		return nil, fmt.Errorf("%s is not a bridge (%s)", o.bridge, bridgesHintMac(sys.ops))
+	}
+	mtu := cfg.MTU
+	if mtu == 0 {
+		// The bridge's, so that joining it neither fails (a bridge
+		// with members takes only its MTU) nor lowers it (an empty
+		// one takes its first member's).
+		bm, err := sys.ops.mtu(o.bridge)
+		if err != nil {
+			return nil, explain("reading the MTU of "+o.bridge, err)
+		}
+		mtu = min(max(bm, fabric.MinMTU), fabric.MaxMTU)
+	}
+	m := &pairMaker{ops: sys.ops, store: sys.store, self: sys.self, log: log}
+	pair, err := m.createPair(o.bridge, o.dev, mtu)
+	if err != nil {
+		return nil, err
+	}
+	sp, err := sys.openSwitched(pair.switched, log)
+	if err != nil {
+		m.destroyPair(pair)
+		return nil, fmt.Errorf("switching %s: %w", pair.switched, err)
+	}
+	if cfg.Name == "" {
+		cfg.Name = "feth-" + o.bridge
+	}
+	cfg.Kind = "feth"
+	cfg.MTU = mtu
+	cfg.Info = fmt.Sprintf("%s in bridge %s, switched through its peer %s", pair.member, o.bridge, pair.switched)
+	p := newFethPort(sp, m, pair, sys.poll, log) // pair is its supervisor's from here
+	if err := host.Attach(p, cfg); err != nil {
+		p.Close()
+		return nil, err
+	}
+	return nil, nil
+}
+
+// fethPort is the fabric port of a feth pair: frames move through the
+// switched end's port, the link is up while that port's is and the
+// member is in the bridge, and closing destroys the pair.
+type fethPort struct {
+	switchedPort // Read, Write, BatchSize, SetRemoteMACs, RxDropped
+
+	m      *pairMaker
+	k      *keeper
+	pair   *fethPair
+	poll   time.Duration
+	inner  <-chan fabric.LinkEvent // the switched port's link events
+	events chan fabric.LinkEvent
+
+	done      chan struct{}
+	supDone   chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+
+	// Supervisor state.
+	innerUp, bridgeUp         bool
+	innerReason, bridgeReason string
+	up                        bool
+	reason                    string
+}
+
+var (
+	_ fabric.Port          = (*fethPort)(nil)
+	_ fabric.Linker        = (*fethPort)(nil)
+	_ fabric.AddressFilter = (*fethPort)(nil)
+	_ fabric.RxDropper     = (*fethPort)(nil)
+)
+
+func newFethPort(sp switchedPort, m *pairMaker, pair *fethPair, poll time.Duration, log hclog.Logger) *fethPort {
+	if poll <= 0 {
+		poll = pollInterval
+	}
+	p := &fethPort{
+		switchedPort: sp,
+		m:            m,
+		k:            &keeper{m: m, p: pair, log: log},
+		pair:         pair,
+		poll:         poll,
+		inner:        sp.LinkEvents(),
+		events:       make(chan fabric.LinkEvent, 16),
+		done:         make(chan struct{}),
+		supDone:      make(chan struct{}),
+		innerUp:      true,
+		bridgeUp:     true,
+		up:           true,
+	}
+	go p.supervise()
+	return p
+}
+
+// LinkEvents implements fabric.Linker.
+func (p *fethPort) LinkEvents() <-chan fabric.LinkEvent { return p.events }
+
+// supervise checks the bridge side every poll, and follows the switched
+// port's link, until Close.
+func (p *fethPort) supervise() {
+	defer close(p.supDone)
+	t := time.NewTicker(p.poll)
+	defer t.Stop()
+	inner := p.inner
+	for {
+		select {
+		case <-p.done:
+			return
+		case ev, ok := <-inner:
+			if !ok {
+				inner = nil
+				continue
+			}
+			p.innerUp, p.innerReason = ev.Up, ev.Reason
+			p.report(ev.Reason)
+		case <-t.C:
+			st := p.k.check()
+			if !st.known {
+				continue
+			}
+			p.bridgeUp, p.bridgeReason = st.up, st.text
+			p.report(st.text)
+		}
+	}
+}
+
+// report sends the link's state if it changed (or, while down, if the
+// reason did). note is what brought it up, if it is up.
+func (p *fethPort) report(note string) {
+	up := p.innerUp && p.bridgeUp
+	reason := note
+	switch {
+	case !p.bridgeUp:
+		reason = p.bridgeReason
+	case !p.innerUp:
+		reason = p.innerReason
+	case reason == "":
+		reason = "interface " + p.pair.member + " up"
+	}
+	if up == p.up && (up || reason == p.reason) {
+		return
+	}
+	p.up, p.reason = up, reason
+	select {
+	case p.events <- fabric.LinkEvent{Up: up, Reason: reason}:
+	case <-p.done:
+	}
+}
+
+// Close implements fabric.Port: it closes the switched port and destroys
+// the pair.
+func (p *fethPort) Close() error {
+	p.closeOnce.Do(func() {
+		close(p.done)
+		<-p.supDone
+		// Keep the switched port's link events flowing while it
+		// closes, in case it waits to send one.
+		stop, drained := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(drained)
+			for {
+				select {
+				case _, ok := <-p.inner:
+					if !ok {
+						return
+					}
+				case <-stop:
+					return
+				}
+			}
+		}()
+		err := p.switchedPort.Close()
+		close(stop)
+		<-drained
+		p.closeErr = errors.Join(err, p.m.destroyPair(p.pair))
+		close(p.events)
+	})
+	return p.closeErr
+}
