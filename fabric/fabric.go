@@ -591,7 +591,11 @@ func (f *Fabric) Ports() []PortInfo {
 	}
 	f.mu.Lock()
 	for _, d := range f.devices {
-		out = append(out, PortInfo{Name: d.name, Kind: d.kind, Info: d.dev.Info(), State: "listening",
+		state := "listening"
+		if ds, ok := d.dev.(DeviceStater); ok {
+			state = ds.State()
+		}
+		out = append(out, PortInfo{Name: d.name, Kind: d.kind, Info: d.dev.Info(), State: state,
 			VLAN: d.cfg.VLAN, Trunk: FormatVLANList(d.cfg.Trunk), MTU: d.cfg.MTU,
 			Learning: !d.cfg.NoLearning, Flood: !d.cfg.NoFlood, TxQueueLen: d.cfg.TxQueueLen, Attached: d.opened})
 	}

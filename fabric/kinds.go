@@ -58,6 +58,13 @@ type Device interface {
 	Close() error
 }
 
+// DeviceStater is implemented by devices with a state worth showing in
+// dumps (a VM: "running", "stopped", "restarting"). Other devices show as
+// "listening".
+type DeviceStater interface {
+	State() string
+}
+
 // Kinds is the set of port kinds available.
 type Kinds []Kind
 

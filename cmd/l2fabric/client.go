@@ -222,7 +222,7 @@ func attachCommand(args []string, stdout io.Writer) error {
 	if fs.NArg() != 1 {
 		return usagef("attach: want one port spec, e.g. l2fabric attach dgram:/tmp/vm9.sock,vlan=10")
 	}
-	if _, _, _, err := platformKinds().Parse(fs.Arg(0)); err != nil {
+	if _, _, _, err := clientKinds().Parse(fs.Arg(0)); err != nil {
 		return usagef("attach: %v", err)
 	}
 	var r control.AttachResult

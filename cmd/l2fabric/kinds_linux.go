@@ -5,10 +5,18 @@ import (
 	"github.com/l2fabric/l2fabric/backends/feth"
 	"github.com/l2fabric/l2fabric/backends/host"
 	"github.com/l2fabric/l2fabric/backends/tap"
+	"github.com/l2fabric/l2fabric/backends/vm"
 	"github.com/l2fabric/l2fabric/fabric"
 )
 
+// haveVMs says whether l2fabric boots VMs here: only on macOS.
+const haveVMs = false
+
 // platformKinds are the port kinds l2fabric offers on Linux.
-func platformKinds() fabric.Kinds {
+func platformKinds(*vm.Catalog) fabric.Kinds {
 	return fabric.Kinds{dgram.Kind(), host.Kind(), tap.Kind(), feth.Kind()}
 }
+
+// clientKinds check the specs of 'l2fabric attach' before they are sent
+// to the daemon.
+func clientKinds() fabric.Kinds { return platformKinds(nil) }

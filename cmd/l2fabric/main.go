@@ -12,6 +12,8 @@
 //	l2fabric stats [--json]                                 fabric and FDB counters
 //	l2fabric attach KIND:ARG[,KEY=VALUE]...                 add a port at run time
 //	l2fabric detach NAME                                    remove a port or device
+//	l2fabric vm create NAME --kernel PATH [flags]           define a VM for --port vm:NAME (macOS)
+//	l2fabric vm list [--json]                               list the VMs defined (macOS)
 //	l2fabric version
 package main
 
@@ -22,6 +24,8 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+
+	"github.com/l2fabric/l2fabric/backends/vm"
 )
 
 // exitUsage is the exit status for a malformed command line.
@@ -61,6 +65,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = attachCommand(rest, stdout)
 	case "detach":
 		err = detachCommand(rest, stdout)
+	case "vm":
+		err = vmCommand(rest, stdout)
 	case "version":
 		fmt.Fprintln(stdout, "l2fabric", version())
 	case "help", "-h", "--help":
@@ -94,11 +100,13 @@ Usage:
   l2fabric stats [--json]                                 fabric and FDB counters
   l2fabric attach KIND:ARG[,KEY=VALUE]...                 add a port at run time
   l2fabric detach NAME                                    remove a port or device
+  l2fabric vm create NAME --kernel PATH [flags]           define a VM for --port vm:NAME (macOS)
+  l2fabric vm list [--json]                               list the VMs defined (macOS)
   l2fabric version
 
 Port kinds on this platform:
 `)
-	for _, k := range platformKinds() {
+	for _, k := range platformKinds(nil) {
 		fmt.Fprintf(&b, "  %-8s %s\n", k.Name, k.Summary)
 		for _, f := range k.Forms {
 			fmt.Fprintf(&b, "             %s\n", f)
@@ -118,6 +126,18 @@ Options every port accepts:
 Run 'l2fabric run --help' for the daemon's flags.
 `)
 	return b.String()
+}
+
+// vmCommand runs 'l2fabric vm ...': defining the VMs of vm: ports.
+func vmCommand(args []string, stdout io.Writer) error {
+	if !haveVMs {
+		return usagef("vm: l2fabric boots VMs only on macOS")
+	}
+	err := vm.Command(args, stdout)
+	if errors.Is(err, vm.ErrUsage) {
+		return usagef("%v", err)
+	}
+	return err
 }
 
 // version returns the module version the binary was built from.

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/pflag"
 
+	"github.com/l2fabric/l2fabric/backends/vm"
 	"github.com/l2fabric/l2fabric/fabric"
 	"github.com/l2fabric/l2fabric/fabric/control"
 	"github.com/l2fabric/l2fabric/fdb"
@@ -28,7 +29,8 @@ type runConfig struct {
 	fdb          fdb.Config
 	logLevel     hclog.Level
 	logJSON      bool
-	defaultPort  string // the socket path of the default port, when no --port
+	defaultPort  string      // the socket path of the default port, when no --port
+	vms          *vm.Catalog // VMs defined with --vm, and the default directories
 }
 
 func parseRunFlags(args []string, stderr io.Writer) (*runConfig, error) {
@@ -36,12 +38,16 @@ func parseRunFlags(args []string, stderr io.Writer) (*runConfig, error) {
 	fs.SetOutput(stderr)
 	var (
 		ports, statics []string
+		inlineVMs      []string
 		rc             runConfig
 		logLevel       string
 		fdbMax         int
 	)
 	fs.StringArrayVarP(&ports, "port", "p", nil, "attach a port: KIND:ARG[,KEY=VALUE]... (repeatable; see 'l2fabric help')")
 	fs.StringArrayVar(&statics, "static", nil, "static FDB entry MAC@PORT[,vlan=N] (repeatable)")
+	if haveVMs {
+		fs.StringArrayVar(&inlineVMs, "vm", nil, "define a VM for vm:NAME ports: "+vm.InlineForm+" (repeatable; see 'l2fabric vm help')")
+	}
 	fs.StringVar(&rc.control, "control", defaultControlPath(), "control socket path (env L2FABRIC_CONTROL)")
 	fs.StringVar(&rc.controlGroup, "control-group", "", "group allowed to use the control socket (mode 0660 instead of 0600)")
 	fs.DurationVar(&rc.fdb.Aging, "fdb-aging", fdb.DefaultAging, "forget a learned MAC after this long unseen")
@@ -75,7 +81,13 @@ func parseRunFlags(args []string, stderr io.Writer) (*runConfig, error) {
 	if rc.control == "" {
 		return nil, usagef("--control: the control socket path is empty")
 	}
-	kinds := platformKinds()
+	rc.vms = vm.NewCatalog()
+	for _, s := range inlineVMs {
+		if err := rc.vms.AddInline(s); err != nil {
+			return nil, usagef("%v", err)
+		}
+	}
+	kinds := platformKinds(rc.vms)
 	if len(ports) == 0 {
 		var spec string
 		spec, rc.defaultPort = defaultPortSpec()
@@ -146,7 +158,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 		JSONFormat: rc.logJSON,
 		TimeFormat: time.RFC3339Nano,
 	})
-	f, err := fabric.New(fabric.Config{FDB: rc.fdb, Logger: log, Kinds: platformKinds()})
+	f, err := fabric.New(fabric.Config{FDB: rc.fdb, Logger: log, Kinds: platformKinds(rc.vms)})
 	if err != nil {
 		return err
 	}

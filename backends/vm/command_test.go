@@ -1,0 +1,169 @@
+package vm
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestCreateCommand(t *testing.T) {
+	vms := t.TempDir()
+	files := t.TempDir()
+	t.Chdir(files)
+	writeFile(t, filepath.Join(files, "Image"), arm64Image())
+	writeFile(t, filepath.Join(files, "initrd.img"), []byte("x"))
+	writeFile(t, filepath.Join(files, "root.img"), []byte("x"))
+	writeFile(t, filepath.Join(files, "seed.iso"), []byte("x"))
+
+	var out bytes.Buffer
+	args := []string{"create", "router", "--dir", vms, "--kernel", "Image", "--initrd", "initrd.img",
+		"--cmdline", "console=hvc0 root=/dev/vda rw", "--cpus", "4", "--memory", "2G",
+		"--disk", "root.img", "--disk-ro", "seed.iso", "--nics", "2", "--mac", "52:54:00:00:00:01", "--restart", "on-failure"}
+	if err := Command(args, &out); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(vms, "router", ConfigFile)
+	if !strings.Contains(out.String(), "created "+conf) || !strings.Contains(out.String(), "--port vm:router") ||
+		!strings.Contains(out.String(), "nic 1: mac "+DeriveMAC("router", 1).String()) {
+		t.Errorf("output:\n%s", out.String())
+	}
+	d, err := NewCatalog(vms).Lookup("router")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	want := &Definition{
+		Name: "router", Dir: filepath.Join(vms, "router"), Source: conf,
+		Kernel: filepath.Join(files, "Image"), Initrd: filepath.Join(files, "initrd.img"),
+		Cmdline: "console=hvc0 root=/dev/vda rw", CPUs: 4, Memory: 2 << 30,
+		Disks:   []Disk{{Path: filepath.Join(files, "root.img")}, {Path: filepath.Join(files, "seed.iso"), ReadOnly: true}},
+		Console: filepath.Join(vms, "router", "console.log"),
+		NICs:    []NIC{{MAC: mustMAC(t, "52:54:00:00:00:01"), MTU: 1500}, {MAC: DeriveMAC("router", 1), MTU: 1500}},
+		Restart: RestartOnFailure,
+	}
+	if got, w := *d, *want; !equalDefs(&got, &w) {
+		t.Errorf("got  %+v\nwant %+v", d, want)
+	}
+	text, _ := os.ReadFile(conf)
+	if !strings.Contains(string(text), "console=console.log\n") || !strings.Contains(string(text), "nic=mac="+DeriveMAC("router", 1).String()) {
+		t.Errorf("vm.conf:\n%s", text)
+	}
+
+	// No overwrite without --force.
+	err = Command([]string{"create", "router", "--dir", vms, "--kernel", "Image"}, &out)
+	if err == nil || !strings.Contains(err.Error(), "already exists (use --force") || errors.Is(err, ErrUsage) {
+		t.Errorf("second create: %v", err)
+	}
+	if err := Command([]string{"create", "router", "--dir", vms, "--kernel", "Image", "--force"}, &out); err != nil {
+		t.Errorf("create --force: %v", err)
+	}
+	if d, err := NewCatalog(vms).Lookup("router"); err != nil || d.CPUs != DefaultCPUs || len(d.NICs) != 1 {
+		t.Errorf("after --force: %+v, %v", d, err)
+	}
+
+	// The default directory is L2FABRIC_VMS's.
+	t.Setenv(EnvDir, vms)
+	if err := CreateCommand([]string{"web", "--kernel", "Image", "--console", "none"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := NewCatalog().Lookup("web"); err != nil || d.Console != "" {
+		t.Errorf("web: %+v, %v", d, err)
+	}
+}
+
+// equalDefs compares definitions field by field, for readable failures.
+func equalDefs(a, b *Definition) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return bytes.Equal(ja, jb)
+}
+
+func TestCreateCommandErrors(t *testing.T) {
+	vms := t.TempDir()
+	files := t.TempDir()
+	t.Chdir(files)
+	writeFile(t, filepath.Join(files, "Image"), arm64Image())
+	tests := []struct {
+		args  []string
+		want  string
+		usage bool
+	}{
+		{[]string{"router"}, "--kernel is required", true},
+		{[]string{"--kernel", "Image"}, "want one VM name, got 0", true},
+		{[]string{"a", "b", "--kernel", "Image"}, "want one VM name, got 2", true},
+		{[]string{"bad/name", "--kernel", "Image"}, "may contain only", true},
+		{[]string{"router", "--kernel", "Image", "--memory", "1.5X"}, `size "1.5X" has an unknown unit`, true},
+		{[]string{"router", "--kernel", "Image", "--memory", "1024"}, "has no unit", true},
+		{[]string{"router", "--kernel", "Image", "--cpus", "0"}, "cpus must be 1 to 256, not 0", true},
+		{[]string{"router", "--kernel", "Image", "--mtu", "1400"}, "from 1500 to 65535", true},
+		{[]string{"router", "--kernel", "Image", "--mac", "02:00:00:00:00:01", "--mac", "02:00:00:00:00:01"}, "same MAC", true},
+		{[]string{"router", "--kernel", "Image", "--restart", "sometimes"}, "want no, on-failure or always", true},
+		{[]string{"router", "--kernel", "Image", "--bogus"}, "unknown flag: --bogus", true},
+		{[]string{"router", "--kernel", "missing"}, "kernel " + filepath.Join(files, "missing") + " does not exist", false},
+		{[]string{"router", "--kernel", "Image", "--disk", "nodisk.img"}, "disk 0 " + filepath.Join(files, "nodisk.img") + " does not exist", false},
+	}
+	for _, tt := range tests {
+		var out bytes.Buffer
+		err := CreateCommand(append(tt.args, "--dir", vms), &out)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("create %q: got %v, want an error containing %q", tt.args, err, tt.want)
+			continue
+		}
+		if errors.Is(err, ErrUsage) != tt.usage {
+			t.Errorf("create %q: usage error = %v, want %v", tt.args, errors.Is(err, ErrUsage), tt.usage)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(vms, "router")); !os.IsNotExist(err) {
+		t.Errorf("a failed create left %s behind", filepath.Join(vms, "router"))
+	}
+	var out bytes.Buffer
+	if err := CreateCommand([]string{"--help"}, &out); err != nil || !strings.Contains(out.String(), "--kernel") {
+		t.Errorf("--help: %v\n%s", err, out.String())
+	}
+	if err := Command(nil, &out); !errors.Is(err, ErrUsage) {
+		t.Errorf("vm with no subcommand: %v", err)
+	}
+	if err := Command([]string{"frobnicate"}, &out); !errors.Is(err, ErrUsage) {
+		t.Errorf("vm frobnicate: %v", err)
+	}
+}
+
+func TestListCommand(t *testing.T) {
+	vms := t.TempDir()
+	writeVM(t, vms, "router", "kernel=Image\nnics=2\n")
+	writeVM(t, vms, "broken", "kernel=Image\nmemory=lots\n")
+	var out bytes.Buffer
+	if err := ListCommand([]string{"--dir", vms}, &out); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "NAME") ||
+		!strings.HasPrefix(lines[1], "broken") || !strings.Contains(lines[1], "error:") ||
+		!strings.HasPrefix(lines[2], "router") || !strings.Contains(lines[2], DeriveMAC("router", 1).String()) || !strings.HasSuffix(lines[2], "ok") {
+		t.Errorf("list:\n%s", out.String())
+	}
+	out.Reset()
+	if err := ListCommand([]string{"--dir", vms, "--json"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	var got []listEntry
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Error == "" || got[1].Name != "router" || len(got[1].NICs) != 2 || got[1].Memory != DefaultMemory {
+		t.Errorf("list --json: %s", out.String())
+	}
+	out.Reset()
+	if err := ListCommand([]string{"--dir", t.TempDir()}, &out); err != nil || !strings.Contains(out.String(), "no VMs defined") {
+		t.Errorf("empty list: %v, %q", err, out.String())
+	}
+	if err := ListCommand([]string{"extra"}, &out); !errors.Is(err, ErrUsage) {
+		t.Errorf("list extra: %v", err)
+	}
+}

@@ -1,0 +1,61 @@
+// Package vm is the vm:NAME port kind: a Linux VM that l2fabric boots
+// itself with Apple's Virtualization.framework (through Code-Hex/vz) and
+// owns, each of its NICs attached to the fabric over a
+// socketpair(AF_UNIX, SOCK_DGRAM) with VZFileHandleNetworkDeviceAttachment.
+//
+// # Definitions
+//
+// A VM is found by name. Definitions given inline with --vm come first (see
+// ParseInline), then the directories of DefaultDirs, in order, each
+// holding NAME/vm.conf:
+//
+//   - L2FABRIC_VMS, when set: that one directory and no other.
+//   - root on macOS: /Library/Application Support/l2fabric/vms
+//   - root on Linux: /var/lib/l2fabric/vms
+//   - a user on macOS: ~/Library/Application Support/l2fabric/vms, then the root directory
+//   - a user on Linux: $XDG_CONFIG_HOME/l2fabric/vms (default ~/.config/l2fabric/vms), then the root directory
+//
+// vm.conf is one KEY=VALUE per line; blank lines and lines starting with
+// '#' are ignored; a value runs to the end of the line, trimmed, unless it
+// is double-quoted (then \" and \\ are escapes and the quotes keep
+// surrounding spaces). Relative paths resolve against the VM's directory.
+//
+//	kernel=PATH        required; on Apple Silicon an uncompressed arm64 Image
+//	initrd=PATH
+//	cmdline=TEXT       default "console=hvc0"
+//	cpus=N             default 2
+//	memory=SIZE        default 1G; a unit is required (512M, 1.5G, 2GiB), binary multiples
+//	disk=PATH          a raw disk image, read-write; repeatable, in order (/dev/vda, vdb...)
+//	disk-ro=PATH       the same, read-only
+//	console=PATH|none  serial console (hvc0) appended to PATH; default console.log
+//	restart=POLICY     no (default), on-failure (the VM failed), always (also a guest power-off or reboot)
+//	nic=[mac=MAC][,mtu=N]  one NIC; repeatable, in order
+//	mac=MAC            shorthand for nic=mac=MAC
+//	mtu=N              MTU of the NICs that do not set one (default 1500; 1500-65535)
+//	nics=N             at least N NICs (default 1)
+//
+// A NIC without a MAC gets DeriveMAC(name, index): a locally administered
+// address that depends only on the VM's name and the NIC's index, so it is
+// the same on every boot.
+//
+// # Ports
+//
+// The spec vm:NAME[,nic=N] attaches one NIC of VM NAME as a port named
+// NAME/N (or name=). Without nic= it takes the VM's first NIC not yet
+// attached, so --port vm:router,vlan=10 --port vm:router,vlan=20 puts the
+// router's NIC 0 in VLAN 10 and NIC 1 in VLAN 20.
+//
+// The first port of a VM boots it, with all its NICs: a NIC whose port is
+// not attached yet is a cable not plugged in (its frames wait in the socket
+// buffer or are dropped). The VM is a fabric.Device named NAME: detaching
+// it stops the VM and detaches all its ports. While the VM is not running
+// (stopped, failed, restarting) its ports stay attached with their link
+// down. On fabric shutdown the guest is asked to power off and is stopped
+// after StopTimeout.
+//
+// # Platforms
+//
+// Only macOS builds with cgo can boot VMs. Kind exists on darwin only; a
+// darwin build without cgo offers it but every vm: spec fails with
+// ErrNeedCgo. Definitions, CreateCommand and ListCommand are portable.
+package vm
