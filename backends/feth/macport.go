@@ -172,12 +172,12 @@ func (sys *system) open(_ context.Context, s fabric.Spec, cfg fabric.PortConfig,
 type fethPort struct {
 	switchedPort // Read, Write, BatchSize, SetRemoteMACs, RxDropped
 
-	m      *pairMaker
-	k      *keeper
-	pair   *fethPair
-	poll   time.Duration
-	inner  <-chan fabric.LinkEvent // the switched port's link events
-	events chan fabric.LinkEvent
+	m     *pairMaker
+	k     *keeper
+	pair  *fethPair
+	poll  time.Duration
+	inner <-chan fabric.LinkEvent // the switched port's link events
+	link  *fabric.LinkState
 
 	done      chan struct{}
 	supDone   chan struct{}
@@ -209,7 +209,7 @@ func newFethPort(sp switchedPort, m *pairMaker, pair *fethPair, poll time.Durati
 		pair:         pair,
 		poll:         poll,
 		inner:        sp.LinkEvents(),
-		events:       make(chan fabric.LinkEvent, 16),
+		link:         fabric.NewLinkState(),
 		done:         make(chan struct{}),
 		supDone:      make(chan struct{}),
 		innerUp:      true,
@@ -221,7 +221,7 @@ func newFethPort(sp switchedPort, m *pairMaker, pair *fethPair, poll time.Durati
 }
 
 // LinkEvents implements fabric.Linker.
-func (p *fethPort) LinkEvents() <-chan fabric.LinkEvent { return p.events }
+func (p *fethPort) LinkEvents() <-chan fabric.LinkEvent { return p.link.LinkEvents() }
 
 // supervise checks the bridge side every poll, and follows the switched
 // port's link, until Close.
@@ -269,10 +269,7 @@ func (p *fethPort) report(note string) {
 		return
 	}
 	p.up, p.reason = up, reason
-	select {
-	case p.events <- fabric.LinkEvent{Up: up, Reason: reason}:
-	case <-p.done:
-	}
+	p.link.Set(up, reason, true)
 }
 
 // Close implements fabric.Port: it closes the switched port and destroys
@@ -281,27 +278,9 @@ func (p *fethPort) Close() error {
 	p.closeOnce.Do(func() {
 		close(p.done)
 		<-p.supDone
-		// Keep the switched port's link events flowing while it
-		// closes, in case it waits to send one.
-		stop, drained := make(chan struct{}), make(chan struct{})
-		go func() {
-			defer close(drained)
-			for {
-				select {
-				case _, ok := <-p.inner:
-					if !ok {
-						return
-					}
-				case <-stop:
-					return
-				}
-			}
-		}()
 		err := p.switchedPort.Close()
-		close(stop)
-		<-drained
 		p.closeErr = errors.Join(err, p.m.destroyPair(p.pair))
-		close(p.events)
+		p.link.Close()
 	})
 	return p.closeErr
 }

@@ -119,13 +119,10 @@ type port struct {
 
 	sock    atomic.Pointer[sock]
 	changed chan struct{} // a new socket is in place
-	events  chan fabric.LinkEvent
+	*fabric.LinkState
 	done    chan struct{}
 	closing atomic.Bool
 	wg      sync.WaitGroup
-	emu     sync.Mutex // guards closing events
-	evClose bool
-	linkUp  bool // monitor goroutine only
 
 	rx      rxState
 	tx      txState
@@ -146,10 +143,9 @@ func newPort(o options, ifindex, mtu int, log hclog.Logger) (*port, error) {
 	}
 	p := &port{
 		ifname: o.ifname, promisc: o.promisc, log: log,
-		changed: make(chan struct{}, 1),
-		events:  make(chan fabric.LinkEvent, 8),
-		done:    make(chan struct{}),
-		linkUp:  true,
+		changed:   make(chan struct{}, 1),
+		LinkState: fabric.NewLinkState(),
+		done:      make(chan struct{}),
 	}
 	p.sock.Store(s)
 	p.rx.init(batchSize)
@@ -200,8 +196,7 @@ func (p *port) monitor(ifindex int) {
 			default:
 			}
 		}
-		if up != p.linkUp {
-			p.linkUp = up
+		if up != p.Up() {
 			reason := "interface up"
 			switch {
 			case !present:
@@ -211,25 +206,10 @@ func (p *port) monitor(ifindex int) {
 			case cur == nil || cur.ifindex != ifi.Index:
 				reason = "interface back"
 			}
-			p.emit(fabric.LinkEvent{Up: up, Reason: reason})
+			p.Set(up, reason, false)
 		}
 	}
 }
-
-func (p *port) emit(ev fabric.LinkEvent) {
-	p.emu.Lock()
-	defer p.emu.Unlock()
-	if p.evClose {
-		return
-	}
-	select {
-	case p.events <- ev:
-	case <-p.done:
-	}
-}
-
-// LinkEvents implements fabric.Linker.
-func (p *port) LinkEvents() <-chan fabric.LinkEvent { return p.events }
 
 // RxDropped counts received frames the port could not pass on: GSO frames
 // it could not segment, frames longer than 64 KiB.
@@ -246,10 +226,7 @@ func (p *port) Close() error {
 		s.f.Close()
 	}
 	p.wg.Wait()
-	p.emu.Lock()
-	p.evClose = true
-	close(p.events)
-	p.emu.Unlock()
+	p.LinkState.Close()
 	return nil
 }
 

@@ -618,7 +618,7 @@ func (c *captureHost) Attach(p fabric.Port, cfg fabric.PortConfig) error {
 	cfg.Kind = "vm"
 	cfg.Device = d.def.Name
 	cfg.Info = fmt.Sprintf("vm %s nic %d, mac %s", d.def.Name, c.nic, d.def.NICs[c.nic].MAC)
-	np := &nicPort{Port: p, d: d, nic: c.nic, name: cfg.Name, host: c.Host, events: make(chan fabric.LinkEvent, 8)}
+	np := &nicPort{Port: p, d: d, nic: c.nic, name: cfg.Name, host: c.Host, link: fabric.NewLinkState()}
 	d.mu.Lock()
 	d.ports[c.nic] = np
 	if !d.up {
@@ -642,28 +642,24 @@ func (d *vmDevice) release(p *nicPort) {
 		delete(d.ports, p.nic)
 		delete(d.claimed, p.nic)
 	}
-	if !p.closed {
-		p.closed = true
-		close(p.events)
-	}
+	p.link.Close()
 }
 
 // nicPort is the port of one NIC: the dgram backend's port on a duplicate
 // of the fabric's end of the NIC's socketpair, whose link follows the VM.
 type nicPort struct {
 	fabric.Port
-	d      *vmDevice
-	nic    int
-	name   string
-	host   fabric.Host
-	events chan fabric.LinkEvent
-	closed bool // guarded by d.mu
+	d    *vmDevice
+	nic  int
+	name string
+	host fabric.Host
+	link *fabric.LinkState
 }
 
 var _ fabric.Linker = (*nicPort)(nil)
 
 // LinkEvents reports the VM stopping, failing and running again.
-func (p *nicPort) LinkEvents() <-chan fabric.LinkEvent { return p.events }
+func (p *nicPort) LinkEvents() <-chan fabric.LinkEvent { return p.link.LinkEvents() }
 
 // Close closes the port's socket; the NIC can be attached again.
 func (p *nicPort) Close() error {
@@ -672,21 +668,5 @@ func (p *nicPort) Close() error {
 	return err
 }
 
-// send queues ev without blocking, dropping the oldest event when the
-// queue is full: the last state always arrives. Called with d.mu held.
-func (p *nicPort) send(ev fabric.LinkEvent) {
-	if p.closed {
-		return
-	}
-	for {
-		select {
-		case p.events <- ev:
-			return
-		default:
-		}
-		select {
-		case <-p.events:
-		default:
-		}
-	}
-}
+// send reports ev; it never blocks, and the last state always arrives.
+func (p *nicPort) send(ev fabric.LinkEvent) { p.link.Set(ev.Up, ev.Reason, true) }

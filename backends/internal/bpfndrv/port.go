@@ -152,10 +152,7 @@ type Port struct {
 	progGen uint64
 	exact   bool
 
-	emu      sync.Mutex // guards closing events
-	evClosed bool
-	events   chan fabric.LinkEvent
-	linkUp   bool // monitor goroutine only
+	link *fabric.LinkState
 
 	smu         sync.Mutex // guards kernelDrops and handle.dropSeen
 	kernelDrops uint64
@@ -208,8 +205,7 @@ func newPort(ifname string, cfg Config, sys system, t timing) (*Port, error) {
 		timing:  t,
 		changed: make(chan struct{}, 1),
 		done:    make(chan struct{}),
-		events:  make(chan fabric.LinkEvent, 8),
-		linkUp:  true,
+		link:    fabric.NewLinkState(),
 		prog:    prog,
 		exact:   exact,
 	}
@@ -279,17 +275,16 @@ func (p *Port) check(lastErr *string) {
 		reopened = cur == nil
 	}
 	up := st.present && st.up && p.cur.Load() != nil
-	if up == p.linkUp {
+	if up == p.link.Up() {
 		return
 	}
-	p.linkUp = up
 	if up {
 		reason = "interface up"
 		if reopened {
 			reason = "interface back"
 		}
 	}
-	p.emit(fabric.LinkEvent{Up: up, Reason: reason})
+	p.link.Set(up, reason, false)
 }
 
 // openHandle opens a device with the current filter, and returns it with
@@ -352,23 +347,10 @@ func (p *Port) observeDrops(h *handle) {
 	h.dropSeen = n
 }
 
-// emit sends a link event, unless the port is closed.
-func (p *Port) emit(ev fabric.LinkEvent) {
-	p.emu.Lock()
-	defer p.emu.Unlock()
-	if p.evClosed {
-		return
-	}
-	select {
-	case p.events <- ev:
-	case <-p.done:
-	}
-}
-
 // LinkEvents implements fabric.Linker: the link goes down when the
 // interface is deleted, set down or loses carrier, and comes back up with
 // it.
-func (p *Port) LinkEvents() <-chan fabric.LinkEvent { return p.events }
+func (p *Port) LinkEvents() <-chan fabric.LinkEvent { return p.link.LinkEvents() }
 
 // SetRemoteMACs implements fabric.AddressFilter: the BPF filter is
 // regenerated to admit macs (besides broadcast and multicast) and
@@ -428,10 +410,7 @@ func (p *Port) Close() error {
 		p.retire(old)
 	}
 	p.wg.Wait()
-	p.emu.Lock()
-	p.evClosed = true
-	close(p.events)
-	p.emu.Unlock()
+	p.link.Close()
 	return nil
 }
 

@@ -66,7 +66,7 @@ type TapPort struct {
 	kick      chan struct{}
 	done      chan struct{}
 	supDone   chan struct{}
-	events    chan fabric.LinkEvent
+	link      *fabric.LinkState
 	closeOnce sync.Once
 
 	// Supervisor state.
@@ -99,7 +99,7 @@ func OpenTapPort(cfg TapConfig) (*TapPort, error) {
 		kick:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 		supDone: make(chan struct{}),
-		events:  make(chan fabric.LinkEvent, 16),
+		link:    fabric.NewLinkState(),
 		up:      true,
 	}
 	if cfg.MTU > 0 {
@@ -190,7 +190,7 @@ func (p *TapPort) Write(bufs [][]byte) (int, error) {
 func (p *TapPort) BatchSize() int { return BatchSize }
 
 // LinkEvents implements fabric.Linker.
-func (p *TapPort) LinkEvents() <-chan fabric.LinkEvent { return p.events }
+func (p *TapPort) LinkEvents() <-chan fabric.LinkEvent { return p.link.LinkEvents() }
 
 // Close implements fabric.Port: it closes the TAP, which takes a
 // non-persistent device away, and returns once it is gone.
@@ -204,7 +204,7 @@ func (p *TapPort) Close() error {
 		if tf != nil {
 			p.release(tf)
 		}
-		close(p.events)
+		p.link.Close()
 	})
 	return nil
 }
@@ -362,8 +362,5 @@ func (p *TapPort) setLink(up bool, reason string) {
 		return
 	}
 	p.up, p.reason = up, reason
-	select {
-	case p.events <- fabric.LinkEvent{Up: up, Reason: reason}:
-	case <-p.done:
-	}
+	p.link.Set(up, reason, true)
 }
