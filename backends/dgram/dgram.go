@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -189,6 +190,11 @@ type socketPort struct {
 	first   bool   // no datagram received yet (to consume a hello)
 	tx      *sendScratch
 	peerStr string
+
+	// Peer mode, writer only: connected to the peer, and when to try
+	// next if not.
+	connected   bool
+	nextConnect time.Time
 }
 
 var _ fabric.Port = (*socketPort)(nil)
@@ -297,13 +303,45 @@ func (p *socketPort) Read(bufs [][]byte, sizes []int) (int, error) {
 }
 
 func (p *socketPort) Write(bufs [][]byte) (int, error) {
-	n, err := p.c.send(p.tx, bufs, p.peer)
+	to := p.peer
+	if p.peer != nil {
+		if !p.connected {
+			p.connectPeer()
+		}
+		if p.connected {
+			to = nil
+		}
+	}
+	n, err := p.c.send(p.tx, bufs, to)
 	if err != nil && p.peer != nil && errors.Is(err, fabric.ErrPeerGone) {
 		// In peer mode the peer may not have started yet or may be
-		// restarting (qemu): the port stays, the frames are errors.
+		// restarting (qemu): the port stays, the frames are errors,
+		// and the next Write connects to whatever is bound there then.
+		p.connected, p.c.exclusive, p.nextConnect = false, false, time.Time{}
 		return n, fmt.Errorf("peer %s is not there: %v", p.peerStr, err)
 	}
 	return n, err
+}
+
+// connectPeer connects a peer-mode socket to its peer, at most every
+// 100 ms while the peer is not there. A socket sending to an unconnected
+// receiver meets its queue limit (net.unix.max_dgram_qlen, 10 by default)
+// as EAGAIN that poll does not report, so the writer could only sleep and
+// retry; connected, poll reports the peer's queue and the writer waits in
+// the poller until the peer has read. Only the writer calls it.
+func (p *socketPort) connectPeer() {
+	now := time.Now()
+	if now.Before(p.nextConnect) {
+		return
+	}
+	p.nextConnect = now.Add(100 * time.Millisecond)
+	var err error
+	cerr := p.c.rc.Control(func(fd uintptr) {
+		err = unix.Connect(int(fd), &unix.SockaddrUnix{Name: p.peerStr})
+	})
+	if cerr == nil && err == nil {
+		p.connected, p.c.exclusive = true, true
+	}
 }
 
 func (p *socketPort) BatchSize() int { return batchSize }

@@ -292,6 +292,22 @@ func TestPeerMode(t *testing.T) {
 	if n := len(f.Ports()); n != 3 {
 		t.Errorf("peer-mode port removed when its peer went away: %v", portNames(f))
 	}
+	// The peer comes back (qemu restarted) at the same path: frames flow
+	// to it again.
+	q2 := dialClient(t, theirs, "", false)
+	deadline := time.Now().Add(5 * time.Second)
+	tv := unix.NsecToTimeval(int64(200 * time.Millisecond))
+	unix.SetsockoptTimeval(q2.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	buf := make([]byte, 2048)
+	for {
+		c.send(frame(0xff, 0xc, 53))
+		if n, err := unix.Read(q2.fd, buf); err == nil && bytes.Equal(buf[:n], frame(0xff, 0xc, 53)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("peer-mode port did not reach its peer after the peer came back")
+		}
+	}
 }
 
 func TestFDMode(t *testing.T) {
