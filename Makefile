@@ -3,7 +3,8 @@
 #   make run     build and run l2fabric with its default port
 #   make test    the whole test suite, as CI runs it (as root: it installs
 #                qemu and a guest kernel from Debian's packages)
-#   make bench   forwarding and FDB benchmarks
+#   make bench   FDB and forwarding benchmarks, and the forwarding rate
+#                against vde_switch and a bare relay
 
 GO ?= go
 BIN := bin/l2fabric
@@ -47,8 +48,11 @@ integration:
 
 test: setup vet unit integration
 
+# In-process benchmarks (FDB, forwarding path), then the forwarding-rate
+# comparison with vde_switch and a bare relay (root, after make setup).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./fdb/ ./fabric/
+	$(GO) run ./integration/bench
 
 clean:
 	rm -rf bin

@@ -1,0 +1,143 @@
+//go:build linux
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// relayEnv, when set to "A,PEER_A,B,PEER_B[,connect]", makes this
+// program the bare relay: sockets bound at A and B, each datagram read on
+// A sent to PEER_B from B and each read on B sent to PEER_A from A, with
+// recvmmsg and sendmmsg batches of 64 and no switching decision, blocking
+// while the peer is full instead of dropping: the fastest a process can
+// move frames between two VM sockets on this machine.
+//
+// Without "connect" it sends as l2fabric's peer mode does (unconnected
+// sockets, sendto the peer, and the endpoints, like qemu, send to it
+// unconnected). With "connect" each of its sockets is connected to its
+// endpoint, and the endpoints connect back, as vde_switch's ports and
+// libvdeplug do: the kernel then does not apply the receiver's queue
+// limit (net.unix.max_dgram_qlen) to either side.
+const relayEnv = "L2FABRIC_BENCH_RELAY"
+
+func runRelay(spec string) error {
+	p := strings.Split(spec, ",")
+	connect := len(p) == 5 && p[4] == "connect"
+	if len(p) != 4 && !connect {
+		return fmt.Errorf("%s=%q: want A,PEER_A,B,PEER_B[,connect]", relayEnv, spec)
+	}
+	a, err := relaySocket(p[0])
+	if err != nil {
+		return err
+	}
+	defer os.Remove(p[0])
+	b, err := relaySocket(p[2])
+	if err != nil {
+		return err
+	}
+	defer os.Remove(p[2])
+	toA, err := makeSockaddr(p[1])
+	if err != nil {
+		return err
+	}
+	toB, err := makeSockaddr(p[3])
+	if err != nil {
+		return err
+	}
+	if connect {
+		if err := unix.Connect(a, &unix.SockaddrUnix{Name: p[1]}); err != nil {
+			return fmt.Errorf("relay: connecting to %s: %w", p[1], err)
+		}
+		if err := unix.Connect(b, &unix.SockaddrUnix{Name: p[3]}); err != nil {
+			return fmt.Errorf("relay: connecting to %s: %w", p[3], err)
+		}
+		toA, toB = nil, nil
+	}
+	errs := make(chan error, 2)
+	go func() { errs <- relayLoop(a, b, toB) }()
+	go func() { errs <- relayLoop(b, a, toA) }()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	fmt.Println("ready")
+	select {
+	case <-sig:
+		return nil
+	case err := <-errs:
+		return err
+	}
+}
+
+func relaySocket(path string) (int, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	setBuffers(fd)
+	os.Remove(path)
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+		return -1, fmt.Errorf("relay: binding %s: %w", path, err)
+	}
+	return fd, nil
+}
+
+// relayLoop moves datagrams from socket in to the address to (nil: the
+// connected peer) through socket out until an error other than the peer
+// being absent.
+func relayLoop(in, out int, to *sockaddr) error {
+	bufs := make([][]byte, batch)
+	for i := range bufs {
+		bufs[i] = make([]byte, 65536)
+	}
+	rh := make([]mmsghdr, batch)
+	ri := make([]unix.Iovec, batch)
+	sh := make([]mmsghdr, batch)
+	si := make([]unix.Iovec, batch)
+	for i := range rh {
+		ri[i].Base = &bufs[i][0]
+		ri[i].SetLen(len(bufs[i]))
+		rh[i].hdr.Iov = &ri[i]
+		rh[i].hdr.SetIovlen(1)
+		si[i].Base = &bufs[i][0]
+		sh[i].hdr.Iov = &si[i]
+		sh[i].hdr.SetIovlen(1)
+		if to != nil {
+			sh[i].hdr.Name = (*byte)(unsafe.Pointer(&to.raw))
+			sh[i].hdr.Namelen = to.len
+		}
+	}
+	for {
+		r, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(in), uintptr(unsafe.Pointer(&rh[0])), batch, unix.MSG_WAITFORONE, 0, 0)
+		if errno == unix.EINTR {
+			continue
+		}
+		if errno != 0 {
+			return fmt.Errorf("relay: recvmmsg: %w", errno)
+		}
+		n := int(r)
+		for i := 0; i < n; i++ {
+			si[i].SetLen(int(rh[i].n))
+		}
+		for sent := 0; sent < n; {
+			r, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(out), uintptr(unsafe.Pointer(&sh[sent])), uintptr(n-sent), 0, 0, 0)
+			switch {
+			case errno == unix.EINTR:
+				continue
+			case errors.Is(errno, unix.ECONNREFUSED), errors.Is(errno, unix.ENOENT):
+				sent = n // no peer: drop
+			case errno != 0:
+				return fmt.Errorf("relay: sendmmsg: %w", errno)
+			default:
+				sent += int(r)
+			}
+		}
+	}
+}

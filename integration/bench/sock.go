@@ -1,0 +1,212 @@
+//go:build linux
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// batch is the number of datagrams moved per sendmmsg/recvmmsg call, as
+// l2fabric's dgram backend and libkrun do.
+const batch = 64
+
+// Socket buffers as vfkit sets them (and l2fabric's dgram backend).
+const (
+	sendBuffer = 1 << 20
+	recvBuffer = 4 << 20
+)
+
+// pollTimeout bounds every blocking send and receive, so that loops can
+// notice they were asked to stop.
+const pollTimeout = 100 * time.Millisecond
+
+// mmsghdr is struct mmsghdr: a msghdr and the length the kernel moved.
+type mmsghdr struct {
+	hdr unix.Msghdr
+	n   uint32
+}
+
+// sockaddr is a unix socket address in the kernel's layout.
+type sockaddr struct {
+	raw unix.RawSockaddrUnix
+	len uint32
+}
+
+func makeSockaddr(path string) (*sockaddr, error) {
+	var a sockaddr
+	if len(path) >= len(a.raw.Path) {
+		return nil, fmt.Errorf("socket path %q is too long (%d bytes)", path, len(path))
+	}
+	a.raw.Family = unix.AF_UNIX
+	for i := 0; i < len(path); i++ {
+		a.raw.Path[i] = int8(path[i])
+	}
+	a.len = uint32(unsafe.Offsetof(a.raw.Path)) + uint32(len(path)) + 1
+	return &a, nil
+}
+
+// endpoint is one traffic endpoint: a unixgram socket of its own, bound to
+// a path, as a VM's (qemu, vfkit, a VDE plug) is. It is blocking: sends
+// wait for room in the receiver's queue (the kernel's back-pressure), and
+// receives wait for a datagram; both give up after pollTimeout.
+type endpoint struct {
+	name string
+	fd   int
+	path string
+	to   *sockaddr // nil: the socket is connected
+	mac  [6]byte
+
+	shdrs []mmsghdr
+	siovs []unix.Iovec
+	rhdrs []mmsghdr
+	riovs []unix.Iovec
+}
+
+func newEndpoint(name, path string, mac [6]byte) (*endpoint, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("socket: %w", err)
+	}
+	setBuffers(fd)
+	tv := unix.NsecToTimeval(pollTimeout.Nanoseconds())
+	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv)
+	os.Remove(path)
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("binding %s: %w", path, err)
+	}
+	return &endpoint{
+		name: name, fd: fd, path: path, mac: mac,
+		shdrs: make([]mmsghdr, batch), siovs: make([]unix.Iovec, batch),
+		rhdrs: make([]mmsghdr, batch), riovs: make([]unix.Iovec, batch),
+	}, nil
+}
+
+// setBuffers sizes a socket's buffers, with the FORCE variants (root) so
+// that net.core.[rw]mem_max does not cap them.
+func setBuffers(fd int) {
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, sendBuffer) != nil {
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, sendBuffer)
+	}
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, recvBuffer) != nil {
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, recvBuffer)
+	}
+}
+
+// sendTo makes the endpoint send every datagram to path with sendto
+// semantics, as qemu's -netdev dgram does (its socket is not connected).
+func (e *endpoint) sendTo(path string) error {
+	a, err := makeSockaddr(path)
+	if err != nil {
+		return err
+	}
+	e.to = a
+	return nil
+}
+
+// connect connects the endpoint to path, as vfkit and libvdeplug do.
+func (e *endpoint) connect(path string) error {
+	if err := unix.Connect(e.fd, &unix.SockaddrUnix{Name: path}); err != nil {
+		return fmt.Errorf("%s: connecting to %s: %w", e.name, path, err)
+	}
+	e.to = nil
+	return nil
+}
+
+// send writes bufs as datagrams with one sendmmsg call and returns how
+// many went. It blocks while the receiver's queue is full, up to
+// pollTimeout (then unix.EAGAIN).
+func (e *endpoint) send(bufs [][]byte) (int, error) {
+	n := min(len(bufs), batch)
+	for i := 0; i < n; i++ {
+		e.siovs[i].Base = unsafe.SliceData(bufs[i])
+		e.siovs[i].SetLen(len(bufs[i]))
+		h := &e.shdrs[i].hdr
+		*h = unix.Msghdr{Iov: &e.siovs[i]}
+		h.SetIovlen(1)
+		if e.to != nil {
+			h.Name = (*byte)(unsafe.Pointer(&e.to.raw))
+			h.Namelen = e.to.len
+		}
+	}
+	r, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(e.fd), uintptr(unsafe.Pointer(&e.shdrs[0])), uintptr(n), 0, 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(r), nil
+}
+
+// sendAll sends every datagram of bufs, retrying while the receiver is
+// full, until deadline.
+func (e *endpoint) sendAll(bufs [][]byte, deadline time.Time) error {
+	for len(bufs) > 0 {
+		n, err := e.send(bufs)
+		if err != nil {
+			if errors.Is(err, unix.EAGAIN) && time.Now().Before(deadline) {
+				continue
+			}
+			return fmt.Errorf("%s: sending: %w", e.name, err)
+		}
+		bufs = bufs[n:]
+	}
+	return nil
+}
+
+// recv reads up to len(bufs) datagrams with one recvmmsg call, storing
+// their lengths in sizes. It blocks until one arrives, up to pollTimeout
+// (then unix.EAGAIN).
+func (e *endpoint) recv(bufs [][]byte, sizes []int) (int, error) {
+	n := min(len(bufs), batch)
+	for i := 0; i < n; i++ {
+		e.riovs[i].Base = unsafe.SliceData(bufs[i])
+		e.riovs[i].SetLen(len(bufs[i]))
+		h := &e.rhdrs[i].hdr
+		*h = unix.Msghdr{Iov: &e.riovs[i]}
+		h.SetIovlen(1)
+	}
+	r, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(e.fd), uintptr(unsafe.Pointer(&e.rhdrs[0])), uintptr(n), unix.MSG_WAITFORONE, 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	for i := 0; i < int(r); i++ {
+		sizes[i] = int(e.rhdrs[i].n)
+	}
+	return int(r), nil
+}
+
+// drain discards whatever is queued on the endpoint without waiting.
+func (e *endpoint) drain() {
+	buf := make([]byte, 65536)
+	for {
+		if _, _, err := unix.Recvfrom(e.fd, buf, unix.MSG_DONTWAIT); err != nil {
+			return
+		}
+	}
+}
+
+func (e *endpoint) close() {
+	unix.Close(e.fd)
+	os.Remove(e.path)
+}
+
+// frame builds an Ethernet frame of size bytes from src to dst with the
+// local experimental EtherType 0x88b5.
+func frame(dst, src [6]byte, size int) []byte {
+	f := make([]byte, size)
+	copy(f[0:6], dst[:])
+	copy(f[6:12], src[:])
+	f[12], f[13] = 0x88, 0xb5
+	return f
+}
+
+// stationMAC returns the locally administered unicast MAC of station i.
+func stationMAC(i int) [6]byte { return [6]byte{0x02, 0x00, 0x00, 0xbe, byte(i >> 8), byte(i)} }
+
+var broadcast = [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
