@@ -101,6 +101,7 @@ func (l *listener) run() {
 	}
 	sizes := make([]int, batchSize)
 	from := make([]addr, batchSize)
+	run := make([]int, 0, batchSize)
 	for {
 		n, err := l.c.recv(bufs, sizes, from)
 		if err != nil {
@@ -112,7 +113,10 @@ func (l *listener) run() {
 			}
 			return
 		}
+		// Consecutive datagrams from one sender go to its queue in one
+		// operation.
 		var cur *client
+		run = run[:0]
 		for i := 0; i < n; i++ {
 			key := from[i].pathBytes()
 			if len(key) == 0 {
@@ -123,6 +127,10 @@ func (l *listener) run() {
 				continue
 			}
 			if cur == nil || cur.key != string(key) {
+				if cur != nil {
+					cur.rx.push(bufs, sizes, run)
+				}
+				run = run[:0]
 				l.mu.Lock()
 				cur = l.clients[string(key)]
 				l.mu.Unlock()
@@ -136,7 +144,10 @@ func (l *listener) run() {
 					}
 				}
 			}
-			cur.rx.push(&bufs[i], sizes[i])
+			run = append(run, i)
+		}
+		if cur != nil {
+			cur.rx.push(bufs, sizes, run)
 		}
 	}
 }
@@ -268,26 +279,35 @@ func newRxQueue(n, bufLen int) *rxQueue {
 	return &rxQueue{slots: make([][]byte, n), sizes: make([]int, n), bufLen: bufLen, wake: make(chan struct{}, 1)}
 }
 
-// push takes the frame in *buf, of length size, replacing *buf with an
-// empty buffer of the same length. A full queue drops the frame.
-func (q *rxQueue) push(buf *[]byte, size int) {
-	q.mu.Lock()
-	if q.closed || q.count == len(q.slots) {
-		q.mu.Unlock()
-		q.drops.Add(1)
+// push takes the frames bufs[i] for i in run, of lengths sizes[i],
+// replacing each bufs[i] with an empty buffer of the same length instead
+// of copying. What does not fit a full queue is dropped and counted.
+func (q *rxQueue) push(bufs [][]byte, sizes []int, run []int) {
+	if len(run) == 0 {
 		return
 	}
-	i := (q.head + q.count) % len(q.slots)
-	if q.slots[i] == nil {
-		q.slots[i] = make([]byte, q.bufLen)
+	pushed := 0
+	q.mu.Lock()
+	for _, i := range run {
+		if q.closed || q.count == len(q.slots) {
+			q.drops.Add(1)
+			continue
+		}
+		j := (q.head + q.count) % len(q.slots)
+		if q.slots[j] == nil {
+			q.slots[j] = make([]byte, q.bufLen)
+		}
+		q.slots[j], bufs[i] = bufs[i], q.slots[j]
+		q.sizes[j] = sizes[i]
+		q.count++
+		pushed++
 	}
-	q.slots[i], *buf = *buf, q.slots[i]
-	q.sizes[i] = size
-	q.count++
 	q.mu.Unlock()
-	select {
-	case q.wake <- struct{}{}:
-	default:
+	if pushed > 0 {
+		select {
+		case q.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
