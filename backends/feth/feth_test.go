@@ -7,7 +7,6 @@ package feth_test
 // in a child process cloned with CLONE_NEWNET. They need root.
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -18,34 +17,13 @@ import (
 	"github.com/l2fabric/l2fabric/fabric"
 )
 
-const (
-	hostIP = "198.18.0.1"
-	peerIP = "198.18.0.2"
-)
-
-func link(t *testing.T, name string) netif.Link {
-	t.Helper()
-	l, err := netif.LinkByName(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
-}
-
-func gone(t *testing.T, name string) {
-	t.Helper()
-	if l, err := netif.LinkByName(name); !errors.Is(err, netif.ErrNotFound) {
-		t.Fatalf("%s still there (%+v, %v)", name, l, err)
-	}
-}
-
 // addBridge creates bridge name with the host's address on it.
 func addBridge(t *testing.T, name, mtu string) netif.Link {
 	t.Helper()
 	nstest.IP(t, "link", "add", name, "mtu", mtu, "type", "bridge")
-	nstest.IP(t, "addr", "add", hostIP+"/24", "dev", name)
+	nstest.IP(t, "addr", "add", nstest.HostIP+"/24", "dev", name)
 	nstest.IP(t, "link", "set", name, "up")
-	return link(t, name)
+	return nstest.Link(t, name)
 }
 
 // member waits until dev is a port of bridge and returns it.
@@ -96,23 +74,23 @@ func TestBridge(t *testing.T) {
 	if name != "feth-br0" {
 		t.Errorf("port name %q, want feth-br0", name)
 	}
-	dev := link(t, "l2f-br0")
+	dev := nstest.Link(t, "l2f-br0")
 	if !dev.IsTap() || !dev.Up() || dev.Master != br.Index || dev.MTU != 9000 {
 		t.Errorf("TAP %+v: want an up TAP in br0 (index %d), with its MTU 9000", dev, br.Index)
 	}
-	if br := link(t, "br0"); br.MTU != 9000 {
+	if br := nstest.Link(t, "br0"); br.MTU != 9000 {
 		t.Errorf("joining changed the bridge's MTU to %d", br.MTU)
 	}
 	p, _ := nstest.Port(f, "feth-br0")
 	if p.Kind != "feth" || p.MTU != 9000 || p.State != "up" || p.Info != "TAP l2f-br0 in bridge br0" {
 		t.Errorf("port %+v", p)
 	}
-	peer := nstest.NewPeer(t, f, "vm", 9000, peerIP)
-	mac := peer.Exchange(t, hostIP, 1000)
-	if mac != [6]byte(link(t, "br0").HardwareAddr) {
+	peer := nstest.NewPeer(t, f, "vm", 9000, nstest.PeerIP)
+	mac := peer.Exchange(t, nstest.HostIP, 1000)
+	if mac != [6]byte(nstest.Link(t, "br0").HardwareAddr) {
 		t.Errorf("the host's frames came from %x, not the bridge's address", mac)
 	}
-	peer.Exchange(t, hostIP, 8972)
+	peer.Exchange(t, nstest.HostIP, 8972)
 
 	// Taken out of the bridge: re-joined, the link staying up.
 	nstest.IP(t, "link", "set", "l2f-br0", "nomaster")
@@ -122,7 +100,7 @@ func TestBridge(t *testing.T) {
 	if p, _ := nstest.Port(f, "feth-br0"); p.State != "up" {
 		t.Errorf("state %q", p.State)
 	}
-	peer.Exchange(t, hostIP, 100)
+	peer.Exchange(t, nstest.HostIP, 100)
 
 	// Moved to another bridge: down, not fought over; back when freed.
 	nstest.IP(t, "link", "add", "br1", "type", "bridge")
@@ -141,11 +119,11 @@ func TestBridge(t *testing.T) {
 	if p.State != "down (bridge br0 deleted)" {
 		t.Errorf("state %q", p.State)
 	}
-	link(t, "l2f-br0") // the TAP stays
+	nstest.Link(t, "l2f-br0") // the TAP stays
 	addBridge(t, "br0", "1500")
 	nstest.WaitState(t, f, "feth-br0", "up")
 	member(t, "l2f-br0", "br0")
-	peer.Exchange(t, hostIP, 100)
+	peer.Exchange(t, nstest.HostIP, 100)
 
 	// The TAP deleted: re-created and re-joined.
 	nstest.IP(t, "link", "del", "l2f-br0")
@@ -154,13 +132,13 @@ func TestBridge(t *testing.T) {
 		t.Errorf("TAP after re-creation %+v (was index %d)", now, dev.Index)
 	}
 	nstest.WaitState(t, f, "feth-br0", "up")
-	peer.Exchange(t, hostIP, 100)
+	peer.Exchange(t, nstest.HostIP, 100)
 
 	if err := f.Detach("feth-br0"); err != nil {
 		t.Fatal(err)
 	}
-	gone(t, "l2f-br0")
-	link(t, "br0")
+	nstest.Gone(t, "l2f-br0")
+	nstest.Link(t, "br0")
 }
 
 func TestBridgeErrors(t *testing.T) {
@@ -183,8 +161,8 @@ func TestBridgeErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "v0 is a veth device, not a bridge (bridges: br1, br2)") {
 		t.Errorf("error %v", err)
 	}
-	gone(t, "l2f-br9")
-	gone(t, "l2f-v0")
+	nstest.Gone(t, "l2f-br9")
+	nstest.Gone(t, "l2f-v0")
 
 	// dev= names the TAP; a name taken by something else is an error.
 	_, err = f.Open("feth:br1,dev=v1")
@@ -202,7 +180,7 @@ func TestBridgeErrors(t *testing.T) {
 	if err := f.Detach("host"); err != nil {
 		t.Fatal(err)
 	}
-	gone(t, "hostport")
+	nstest.Gone(t, "hostport")
 }
 
 func TestLongBridgeName(t *testing.T) {

@@ -21,27 +21,6 @@ import (
 	"github.com/l2fabric/l2fabric/fabric"
 )
 
-const (
-	hostIP = "198.18.0.1"
-	peerIP = "198.18.0.2"
-)
-
-func link(t *testing.T, name string) netif.Link {
-	t.Helper()
-	l, err := netif.LinkByName(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
-}
-
-func gone(t *testing.T, name string) {
-	t.Helper()
-	if l, err := netif.LinkByName(name); !errors.Is(err, netif.ErrNotFound) {
-		t.Fatalf("%s still there (%+v, %v)", name, l, err)
-	}
-}
-
 func TestSpecErrors(t *testing.T) {
 	ks := fabric.Kinds{tap.Kind()}
 	for spec, want := range map[string]string{
@@ -81,7 +60,7 @@ func TestCreateRemove(t *testing.T) {
 	if name != "l2ft0" {
 		t.Errorf("port name %q, want l2ft0", name)
 	}
-	l := link(t, "l2ft0")
+	l := nstest.Link(t, "l2ft0")
 	if !l.IsTap() || !l.Up() || l.TunPersist || l.MTU != 1500 {
 		t.Errorf("device %+v: want an up, non-persistent TAP with MTU 1500", l)
 	}
@@ -97,19 +76,19 @@ func TestCreateRemove(t *testing.T) {
 	if _, err := f.Open("tap:br0"); err == nil || !strings.Contains(err.Error(), "br0 exists and is a bridge, not a TAP") {
 		t.Errorf("open of a bridge: %v", err)
 	}
-	nstest.IP(t, "addr", "add", hostIP+"/24", "dev", "l2ft0")
-	peer := nstest.NewPeer(t, f, "vm", 1500, peerIP)
-	mac := peer.Exchange(t, hostIP, 1200)
+	nstest.IP(t, "addr", "add", nstest.HostIP+"/24", "dev", "l2ft0")
+	peer := nstest.NewPeer(t, f, "vm", 1500, nstest.PeerIP)
+	mac := peer.Exchange(t, nstest.HostIP, 1200)
 	if l, err := netif.LinkByName("l2ft0"); err != nil || mac != [6]byte(l.HardwareAddr) {
 		t.Errorf("frames came from %x, not the TAP's address (%v)", mac, err)
 	}
 	// The host's full-size frames cross: 1472 bytes of UDP is a 1514-byte
 	// frame.
-	peer.Exchange(t, hostIP, 1472)
+	peer.Exchange(t, nstest.HostIP, 1472)
 	if err := f.Detach("l2ft0"); err != nil {
 		t.Fatal(err)
 	}
-	gone(t, "l2ft0") // Close waits for a TAP it created to be removed
+	nstest.Gone(t, "l2ft0") // Close waits for a TAP it created to be removed
 }
 
 func TestAttachExistingPersistent(t *testing.T) {
@@ -126,16 +105,16 @@ func TestAttachExistingPersistent(t *testing.T) {
 	if p.MTU != 4000 || p.Info != "TAP l2ft1 (attached, persistent)" {
 		t.Errorf("port %+v: want the TAP's MTU 4000, attached", p)
 	}
-	if l := link(t, "l2ft1"); !l.Up() || !l.TunPersist {
+	if l := nstest.Link(t, "l2ft1"); !l.Up() || !l.TunPersist {
 		t.Errorf("device %+v: want up and still persistent", l)
 	}
-	nstest.IP(t, "addr", "add", hostIP+"/24", "dev", "l2ft1")
-	peer := nstest.NewPeer(t, f, "vm", 4000, peerIP)
-	peer.Exchange(t, hostIP, 3000)
+	nstest.IP(t, "addr", "add", nstest.HostIP+"/24", "dev", "l2ft1")
+	peer := nstest.NewPeer(t, f, "vm", 4000, nstest.PeerIP)
+	peer.Exchange(t, nstest.HostIP, 3000)
 	if err := f.Detach("host"); err != nil {
 		t.Fatal(err)
 	}
-	if l := link(t, "l2ft1"); !l.TunPersist || l.MTU != 4000 {
+	if l := nstest.Link(t, "l2ft1"); !l.TunPersist || l.MTU != 4000 {
 		t.Errorf("device after detach %+v: want it left as it was", l)
 	}
 
@@ -143,13 +122,13 @@ func TestAttachExistingPersistent(t *testing.T) {
 	if _, err := f.Open("tap:l2ft1,persist=off"); err != nil {
 		t.Fatal(err)
 	}
-	if l := link(t, "l2ft1"); l.TunPersist {
+	if l := nstest.Link(t, "l2ft1"); l.TunPersist {
 		t.Errorf("persist=off left the TAP persistent")
 	}
 	if err := f.Detach("l2ft1"); err != nil {
 		t.Fatal(err)
 	}
-	gone(t, "l2ft1")
+	nstest.Gone(t, "l2ft1")
 }
 
 func TestPersistOnOwnerGroup(t *testing.T) {
@@ -160,7 +139,7 @@ func TestPersistOnOwnerGroup(t *testing.T) {
 	if _, err := f.Open("tap:l2ft2,persist=on,owner=65534,group=65533"); err != nil {
 		t.Fatal(err)
 	}
-	l := link(t, "l2ft2")
+	l := nstest.Link(t, "l2ft2")
 	if !l.TunPersist || l.TunOwner != 65534 || l.TunGroup != 65533 {
 		t.Errorf("device %+v: want persistent, owner 65534, group 65533", l)
 	}
@@ -170,7 +149,7 @@ func TestPersistOnOwnerGroup(t *testing.T) {
 	if err := f.Detach("l2ft2"); err != nil {
 		t.Fatal(err)
 	}
-	if l := link(t, "l2ft2"); !l.TunPersist {
+	if l := nstest.Link(t, "l2ft2"); !l.TunPersist {
 		t.Errorf("device after detach %+v: want it still there, persistent", l)
 	}
 	// A second open attaches it and, persist not given, leaves it.
@@ -180,7 +159,7 @@ func TestPersistOnOwnerGroup(t *testing.T) {
 	if err := f.Detach("l2ft2"); err != nil {
 		t.Fatal(err)
 	}
-	link(t, "l2ft2")
+	nstest.Link(t, "l2ft2")
 }
 
 func TestMTU(t *testing.T) {
@@ -191,20 +170,20 @@ func TestMTU(t *testing.T) {
 	if _, err := f.Open("tap:l2ft3,mtu=9000"); err != nil {
 		t.Fatal(err)
 	}
-	if l := link(t, "l2ft3"); l.MTU != 9000 {
+	if l := nstest.Link(t, "l2ft3"); l.MTU != 9000 {
 		t.Errorf("device MTU %d, want 9000", l.MTU)
 	}
 	if p, _ := nstest.Port(f, "l2ft3"); p.MTU != 9000 {
 		t.Errorf("port MTU %d, want 9000", p.MTU)
 	}
-	nstest.IP(t, "addr", "add", hostIP+"/24", "dev", "l2ft3")
-	peer := nstest.NewPeer(t, f, "vm", 9000, peerIP)
-	peer.Exchange(t, hostIP, 8972) // a 9014-byte frame each way
+	nstest.IP(t, "addr", "add", nstest.HostIP+"/24", "dev", "l2ft3")
+	peer := nstest.NewPeer(t, f, "vm", 9000, nstest.PeerIP)
+	peer.Exchange(t, nstest.HostIP, 8972) // a 9014-byte frame each way
 
 	// A frame longer than the port's buffers is reported as such, never
 	// truncated into a valid-looking one.
 	nstest.IP(t, "link", "set", "l2ft3", "mtu", "9500")
-	peer.SendFromHost(t, hostIP, 9400)
+	peer.SendFromHost(t, nstest.HostIP, 9400)
 	nstest.WaitFor(t, "the oversize frame counted", func() bool {
 		p, _ := nstest.Port(f, "l2ft3")
 		return p.Counters.Oversize > 0
@@ -219,9 +198,9 @@ func TestDeletedAndBack(t *testing.T) {
 	if _, err := f.Open("tap:l2ft4"); err != nil {
 		t.Fatal(err)
 	}
-	nstest.IP(t, "addr", "add", hostIP+"/24", "dev", "l2ft4")
-	peer := nstest.NewPeer(t, f, "vm", 1500, peerIP)
-	peer.Exchange(t, hostIP, 100)
+	nstest.IP(t, "addr", "add", nstest.HostIP+"/24", "dev", "l2ft4")
+	peer := nstest.NewPeer(t, f, "vm", 1500, nstest.PeerIP)
+	peer.Exchange(t, nstest.HostIP, 100)
 
 	nstest.IP(t, "link", "del", "l2ft4")
 	p := nstest.WaitState(t, f, "l2ft4", "down")
@@ -237,11 +216,11 @@ func TestDeletedAndBack(t *testing.T) {
 	// A TAP by that name is.
 	nstest.IP(t, "tuntap", "add", "dev", "l2ft4", "mode", "tap")
 	nstest.WaitState(t, f, "l2ft4", "up")
-	if l := link(t, "l2ft4"); !l.Up() {
+	if l := nstest.Link(t, "l2ft4"); !l.Up() {
 		t.Errorf("re-attached TAP not brought up: %+v", l)
 	}
-	nstest.IP(t, "addr", "add", hostIP+"/24", "dev", "l2ft4")
-	peer.Exchange(t, hostIP, 100)
+	nstest.IP(t, "addr", "add", nstest.HostIP+"/24", "dev", "l2ft4")
+	peer.Exchange(t, nstest.HostIP, 100)
 
 	// Set down by hand: reported down until set up again.
 	nstest.IP(t, "link", "set", "l2ft4", "down")
@@ -250,21 +229,21 @@ func TestDeletedAndBack(t *testing.T) {
 	}
 	nstest.IP(t, "link", "set", "l2ft4", "up")
 	nstest.WaitState(t, f, "l2ft4", "up")
-	peer.Exchange(t, hostIP, 100)
+	peer.Exchange(t, nstest.HostIP, 100)
 
 	// Deleted again while the fabric is sending to it.
 	nstest.IP(t, "link", "del", "l2ft4")
 	nstest.WaitState(t, f, "l2ft4", "down")
 	nstest.IP(t, "tuntap", "add", "dev", "l2ft4", "mode", "tap")
 	nstest.WaitState(t, f, "l2ft4", "up")
-	nstest.IP(t, "addr", "add", hostIP+"/24", "dev", "l2ft4")
-	peer.Exchange(t, hostIP, 100)
+	nstest.IP(t, "addr", "add", nstest.HostIP+"/24", "dev", "l2ft4")
+	peer.Exchange(t, nstest.HostIP, 100)
 
 	// The TAP it attached was not its own: it stays.
 	if err := f.Detach("l2ft4"); err != nil {
 		t.Fatal(err)
 	}
-	link(t, "l2ft4")
+	nstest.Link(t, "l2ft4")
 }
 
 // TestNeedsPrivilege opens a TAP from a thread without CAP_NET_ADMIN
@@ -296,5 +275,5 @@ func TestNeedsPrivilege(t *testing.T) {
 		t.Fatalf("error %v, want one saying root (CAP_NET_ADMIN) is needed", err)
 	}
 	t.Log(err)
-	gone(t, "l2ft5")
+	nstest.Gone(t, "l2ft5")
 }

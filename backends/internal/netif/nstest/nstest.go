@@ -32,6 +32,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"net"
 	"net/netip"
 	"os"
@@ -44,6 +45,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/l2fabric/l2fabric/backends/internal/netif"
 	"github.com/l2fabric/l2fabric/fabric"
 	"github.com/l2fabric/l2fabric/fabric/fabrictest"
 )
@@ -54,6 +56,31 @@ const childEnv = "L2FABRIC_NETNS_TEST"
 
 // Timeout bounds every wait in these tests.
 const Timeout = 5 * time.Second
+
+// Addresses the namespace tests give the host and the fabric's peer.
+const (
+	HostIP = "198.18.0.1"
+	PeerIP = "198.18.0.2"
+)
+
+// Link returns the interface called name, failing the test if it is not
+// there.
+func Link(t *testing.T, name string) netif.Link {
+	t.Helper()
+	l, err := netif.LinkByName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// Gone fails the test if an interface called name still exists.
+func Gone(t *testing.T, name string) {
+	t.Helper()
+	if l, err := netif.LinkByName(name); !errors.Is(err, netif.ErrNotFound) {
+		t.Fatalf("%s still there (%+v, %v)", name, l, err)
+	}
+}
 
 // NeedRoot skips t unless the process is root; with CI set in the
 // environment it fails t instead, so that CI cannot pass by skipping.
