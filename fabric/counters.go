@@ -11,6 +11,10 @@ type Counters struct {
 	RxBytes  uint64 `json:"rx_bytes"`
 	TxFrames uint64 `json:"tx_frames"`
 	TxBytes  uint64 `json:"tx_bytes"`
+	// TxWaits counts the times a port sending to this one waited for room
+	// in its full transmit queue (flow control: this port was busy, not
+	// stuck). Not a drop.
+	TxWaits uint64 `json:"tx_waits"`
 
 	// Runt counts frames shorter than the 14-byte Ethernet header.
 	Runt uint64 `json:"drop_runt"`
@@ -57,12 +61,13 @@ type portCounters struct {
 	runt, oversize, taggedOnAccess, vlan    atomic.Uint64
 	spoofed, badSource, linkLocal, linkDown atomic.Uint64
 	txQueueFull, txError, txOversize        atomic.Uint64
+	txWaits                                 atomic.Uint64
 }
 
 func (c *portCounters) snapshot() Counters {
 	return Counters{
 		RxFrames: c.rxFrames.Load(), RxBytes: c.rxBytes.Load(),
-		TxFrames: c.txFrames.Load(), TxBytes: c.txBytes.Load(),
+		TxFrames: c.txFrames.Load(), TxBytes: c.txBytes.Load(), TxWaits: c.txWaits.Load(),
 		Runt: c.runt.Load(), Oversize: c.oversize.Load(),
 		TaggedOnAccess: c.taggedOnAccess.Load(), VLAN: c.vlan.Load(),
 		Spoofed: c.spoofed.Load(), BadSource: c.badSource.Load(), LinkLocal: c.linkLocal.Load(), LinkDown: c.linkDown.Load(),

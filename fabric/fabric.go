@@ -28,6 +28,50 @@ type Config struct {
 	Logger hclog.Logger
 	// Kinds are the port kinds Open accepts.
 	Kinds Kinds
+	// FlowControl bounds how long a port's reader may wait for room in a
+	// busy port's transmit queue (see FlowControl).
+	FlowControl FlowControl
+}
+
+// FlowControl configures how the fabric treats a port whose transmit
+// queue is full. While that port keeps sending (it is busy, not stuck),
+// the ports feeding it wait for room, up to MaxHold per batch they read,
+// instead of reading frames only to drop them: the senders slow down to
+// the busy port's pace, as with a blocking relay, and nothing is lost.
+// Once the port has sent nothing for StallAfter it is stuck, and frames
+// for it are dropped at once (counted as drop_tx_queue_full), so a stuck or
+// dead port holds up the others for at most StallAfter. The price of
+// waiting is head-of-line blocking within those bounds: frames a waiting
+// port has for other ports wait too.
+//
+// The zero value is the default: MaxHold 5 ms, StallAfter 10 ms.
+type FlowControl struct {
+	// MaxHold is how long, in all, a port's reader may wait per batch;
+	// 0 means 5 ms, and a negative value disables waiting: frames for a
+	// full queue are dropped at once, as a hardware switch does.
+	MaxHold time.Duration
+	// StallAfter is how long a port may go without sending before it
+	// counts as stuck; 0 means 10 ms.
+	StallAfter time.Duration
+}
+
+// Defaults of FlowControl.
+const (
+	DefaultMaxHold    = 5 * time.Millisecond
+	DefaultStallAfter = 10 * time.Millisecond
+)
+
+func (c FlowControl) withDefaults() FlowControl {
+	switch {
+	case c.MaxHold == 0:
+		c.MaxHold = DefaultMaxHold
+	case c.MaxHold < 0:
+		c.MaxHold = 0
+	}
+	if c.StallAfter <= 0 {
+		c.StallAfter = DefaultStallAfter
+	}
+	return c
 }
 
 // Fabric is the switch. Create it with New, attach ports (directly with
@@ -46,6 +90,7 @@ type Fabric struct {
 	closed  bool
 	wg      sync.WaitGroup // port goroutines
 
+	flow     FlowControl // with defaults applied
 	counters fabricCounters
 	moveLog  rateLimiter
 	started  time.Time
@@ -82,6 +127,7 @@ func New(cfg Config) (*Fabric, error) {
 		ctx:     ctx,
 		stop:    stop,
 		devices: map[string]*device{},
+		flow:    cfg.FlowControl.withDefaults(),
 		moveLog: rateLimiter{every: 100 * time.Millisecond},
 		started: time.Now(),
 
@@ -418,6 +464,7 @@ func (f *Fabric) readLoop(p *port) {
 		bufLen = MaxGSOFrame
 	}
 	b := newBatch(bs, bufLen)
+	b.stallAfter = f.flow.StallAfter
 	for {
 		var n int
 		var err error

@@ -20,6 +20,15 @@ type batch struct {
 	out    []egress         // frames per egress port
 	segs   [][]byte         // scratch for Segment's output slices
 	segLen []int
+
+	// Flow control (see port.waitRoom): how much longer this batch may
+	// wait for room in full queues, when a writer counts as stuck, the
+	// channel a writer signals when it frees slots, and a timer for the
+	// wait.
+	holdLeft   time.Duration
+	stallAfter time.Duration
+	room       chan struct{}
+	timer      *time.Timer
 }
 
 // egress lists the frames of a batch bound for one port.
@@ -36,7 +45,12 @@ func newBatch(n, bufLen int) *batch {
 		frames: make([]frames.Frame, 0, n),
 		hdrs:   make([]offload.Header, 0, n),
 		vlans:  make([]uint16, 0, n),
+		room:   make(chan struct{}, 1),
+		timer:  time.NewTimer(time.Hour),
+
+		stallAfter: DefaultStallAfter,
 	}
+	b.timer.Stop()
 	for i := range b.bufs {
 		b.bufs[i] = make([]byte, bufLen)
 	}
@@ -131,6 +145,7 @@ func (f *Fabric) forward(p *port, b *batch, n int) {
 			}
 		}
 	}
+	b.holdLeft = f.flow.MaxHold
 	for _, e := range b.out {
 		e.port.send(b, e.idx)
 	}
@@ -245,7 +260,7 @@ func (q *port) send(b *batch, idx []int) {
 				tooBig++
 				continue
 			}
-			if !q.segment(b, fr, h, vlan, tag) {
+			if !q.segmentWaiting(b, fr, h, vlan, tag) {
 				full++
 			}
 		case !h.IsGSO() && len(fr) > q.maxLen,
@@ -253,6 +268,9 @@ func (q *port) send(b *batch, idx []int) {
 			tooBig++
 		default:
 			s := q.tx.reserve(len(fr) + extra)
+			for s == nil && q.waitRoom(b) {
+				s = q.tx.reserve(len(fr) + extra)
+			}
 			if s == nil {
 				full++
 				continue
@@ -286,12 +304,87 @@ func (q *port) send(b *batch, idx []int) {
 	}
 }
 
+// waitRoom waits for q's writer to free queue slots, when q's queue is full,
+// and reports whether it did (the caller then tries again). It does not
+// wait once the batch has used up its FlowControl.MaxHold, when q's writer
+// has made no progress for FlowControl.StallAfter (a stuck or dead port:
+// its frames are dropped, so that it stalls no one), or when q is going
+// away. The caller holds q.tx.mu; waitRoom releases it while waiting.
+//
+// This is what lets a busy port push back on the ports that feed it, as a
+// blocking relay does, instead of the fabric reading frames only to drop
+// them: on a machine whose CPUs are all busy, those wasted reads are
+// throughput lost.
+func (q *port) waitRoom(b *batch) bool {
+	if b.holdLeft <= 0 || q.stopping.Load() {
+		return false
+	}
+	start := time.Now()
+	if start.Sub(q.tx.active) > b.stallAfter {
+		return false
+	}
+	q.tx.waiters = append(q.tx.waiters, b.room)
+	q.tx.mu.Unlock()
+	q.tx.notify() // what this batch queued so far must go out to make room
+	b.timer.Reset(b.holdLeft)
+	woke := false
+	select {
+	case <-b.room:
+		woke = true
+	case <-b.timer.C:
+	case <-q.quit:
+	}
+	b.timer.Stop()
+	b.holdLeft -= time.Since(start)
+	q.c.txWaits.Add(1)
+	q.tx.mu.Lock()
+	if !woke {
+		q.tx.unwait(b.room)
+		select { // a release between the timeout and the lock
+		case <-b.room:
+			woke = true
+		default:
+		}
+	}
+	if !woke {
+		b.holdLeft = 0
+	}
+	return woke
+}
+
+// segmentWaiting is segment, waiting for room (see waitRoom) when the
+// queue cannot take every segment yet.
+func (q *port) segmentWaiting(b *batch, fr frames.Frame, h offload.Header, vlan uint16, tag bool) bool {
+	for {
+		switch q.segment(b, fr, h, vlan, tag) {
+		case segOK:
+			return true
+		case segNoRoom:
+			if !q.waitRoom(b) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+}
+
+// Results of segment.
+const (
+	segOK     = iota
+	segNoRoom // the queue is too full now
+	segFailed // the super-frame cannot be cut, or has more segments than the queue has slots
+)
+
 // segment cuts the super-frame fr into q's queue, tagging each segment if
 // tag, and reports whether it all fit. The caller holds q.tx.mu.
-func (q *port) segment(b *batch, fr frames.Frame, h offload.Header, vlan uint16, tag bool) bool {
+func (q *port) segment(b *batch, fr frames.Frame, h offload.Header, vlan uint16, tag bool) int {
 	need := offload.MaxSegments(h, len(fr))
-	if need == 0 || q.tx.count+need > len(q.tx.slots) {
-		return false
+	if need == 0 || need > len(q.tx.slots) {
+		return segFailed
+	}
+	if q.tx.count+need > len(q.tx.slots) {
+		return segNoRoom
 	}
 	segLen := offload.MaxSegmentLen(h, len(fr)) + frames.TagLen
 	b.segs, b.segLen = b.segs[:0], b.segLen[:0]
@@ -300,7 +393,8 @@ func (q *port) segment(b *batch, fr frames.Frame, h offload.Header, vlan uint16,
 		// reserve looks at the slot after the ones counted so far.
 		s := q.tx.reserve(segLen)
 		if s == nil {
-			return false
+			q.tx.count -= j
+			return segNoRoom
 		}
 		q.tx.count++ // provisionally, so the next reserve takes the next slot
 		b.segs = append(b.segs, s[:segLen-frames.TagLen])
@@ -309,7 +403,7 @@ func (q *port) segment(b *batch, fr frames.Frame, h offload.Header, vlan uint16,
 	q.tx.count -= need
 	n, err := offload.Segment(h, fr, b.segs, b.segLen)
 	if err != nil {
-		return false
+		return segFailed
 	}
 	for j := 0; j < n; j++ {
 		size := b.segLen[j]
@@ -318,7 +412,7 @@ func (q *port) segment(b *batch, fr frames.Frame, h offload.Header, vlan uint16,
 		}
 		q.tx.commit(size, offload.Header{})
 	}
-	return true
+	return segOK
 }
 
 // logMove logs a MAC moving between ports, at most ten times a second.

@@ -556,6 +556,73 @@ func TestSlowPortDoesNotStallOthers(t *testing.T) {
 	}
 }
 
+// busyPortTraffic sends n known-unicast frames from a to a port that
+// keeps sending but more slowly than they come (a queue of 8, 200 µs per
+// write of up to 8), and returns the busy port's frames and counters.
+func busyPortTraffic(t *testing.T, flow fabric.FlowControl, n int) ([][]byte, fabric.Counters) {
+	tf := newTestFabric(t, fabric.Config{FlowControl: flow})
+	a := tf.attach(fabric.PortConfig{Name: "a"})
+	busy := tf.attach(fabric.PortConfig{Name: "busy", TxQueueLen: 8})
+	tf.attach(fabric.PortConfig{Name: "c"})
+	busy.Inject(eth(macA, macB, 60)) // learn macB on busy
+	tf.barrier("busy", macB, 1, false, "a")
+	busy.Pace(200 * time.Microsecond)
+	for i := 0; i < n; i++ {
+		f := eth(macB, macA, 60)
+		binary.BigEndian.PutUint32(f[14:], uint32(i))
+		a.Inject(f)
+	}
+	// Once the marker reaches c, every frame before it was queued for
+	// busy or dropped; then wait for busy to send what was queued (the
+	// marker too, or its drop).
+	tf.barrier("a", macA, 1, false, "c")
+	deadline := time.Now().Add(wait)
+	c := tf.counters("busy")
+	for c.TxFrames+c.TxQueueFull < uint64(n)+1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("busy port neither sent nor dropped all %d frames: %+v", n+1, c)
+		}
+		time.Sleep(time.Millisecond)
+		c = tf.counters("busy")
+	}
+	var got [][]byte
+	for _, f := range busy.Written() {
+		if frames.Frame(f).EtherType() != markerType {
+			got = append(got, f)
+		}
+	}
+	return got, c
+}
+
+func TestBusyPortPushesBackInsteadOfDropping(t *testing.T) {
+	const n = 400
+	// Generous bounds: this test is about waiting while the port makes
+	// progress, not about how fast a loaded machine schedules it.
+	got, c := busyPortTraffic(t, fabric.FlowControl{MaxHold: time.Second, StallAfter: time.Second}, n)
+	if len(got) != n || c.TxQueueFull != 0 {
+		t.Fatalf("busy port got %d of %d frames, %d dropped as tx_queue_full; want all, none dropped", len(got), n, c.TxQueueFull)
+	}
+	for i, f := range got {
+		if seq := binary.BigEndian.Uint32(f[14:]); seq != uint32(i) {
+			t.Fatalf("frame %d carries sequence %d: reordered", i, seq)
+		}
+	}
+	if c.TxWaits == 0 {
+		t.Errorf("no tx_waits counted on the busy port: %+v", c)
+	}
+}
+
+func TestFlowControlDisabledDropsAtOnce(t *testing.T) {
+	const n = 400
+	got, c := busyPortTraffic(t, fabric.FlowControl{MaxHold: -1}, n)
+	if c.TxQueueFull == 0 || len(got)+int(c.TxQueueFull) < n {
+		t.Fatalf("busy port got %d of %d frames and counted %d tx_queue_full drops; want drops accounting for the rest", len(got), n, c.TxQueueFull)
+	}
+	if c.TxWaits != 0 {
+		t.Errorf("tx_waits = %d with flow control off", c.TxWaits)
+	}
+}
+
 func TestPeerGoneDetachesPortAndFlushesEntries(t *testing.T) {
 	tf := threePorts(t)
 	tf.ports["c"].FailWrites(fmt.Errorf("send: %w", fabric.ErrPeerGone))

@@ -2,6 +2,7 @@ package fabric
 
 import (
 	"sync"
+	"time"
 
 	"github.com/l2fabric/l2fabric/frames/offload"
 )
@@ -22,10 +23,15 @@ const (
 // txQueue is a port's bounded transmit queue: a ring of frame buffers that
 // ingress goroutines copy frames into (tagging them, completing checksums
 // or cutting super-frames into segments on the way, as the egress port
-// needs) and the port's writer goroutine drains in batches. When it is
-// full, frames for the port are dropped, as a hardware switch drops at a
-// congested output, so that a slow or dead port never stalls the ports that
-// feed it.
+// needs) and the port's writer goroutine drains in batches.
+//
+// When it is full, an ingress goroutine may wait for room, for a bounded
+// time and only while the writer is making progress (see port.waitRoom):
+// flow control, so that a port that is merely busy slows its senders down
+// to its pace instead of making them read frames only to drop them. Once
+// the writer has made no progress for stallAfter, frames for the port are
+// dropped at once, as a hardware switch drops at a congested output, so
+// that a stuck or dead port never stalls the ports that feed it.
 //
 // Slot buffers are allocated on first use and reused; a buffer grown for a
 // super-frame goes back to a small pool when its slot is released, so a
@@ -40,6 +46,14 @@ type txQueue struct {
 	bytes int // bytes queued
 	jumbo [][]byte
 	wake  chan struct{}
+
+	// active is when the writer last took or released frames, or when
+	// the queue was last handed frames while empty: the writer has been
+	// busy with its current frames since then.
+	active time.Time
+	// waiters are the ingress goroutines waiting for room, each signalled
+	// once on the next release.
+	waiters []chan struct{}
 }
 
 func newTxQueue(n int) *txQueue {
@@ -71,6 +85,9 @@ func (q *txQueue) reserve(n int) []byte {
 // commit queues the slot reserve returned, holding a frame of n bytes
 // described by h.
 func (q *txQueue) commit(n int, h offload.Header) {
+	if q.count == 0 {
+		q.active = time.Now() // the writer's clock starts with its work
+	}
 	i := (q.head + q.count) % len(q.slots)
 	q.slots[i] = q.slots[i][:n]
 	q.hdrs[i] = h
@@ -98,6 +115,9 @@ func (q *txQueue) take(out [][]byte, hdrs []offload.Header, max int) ([][]byte, 
 		hdrs = append(hdrs, q.hdrs[(q.head+i)%n])
 	}
 	q.taken = k
+	if k > 0 {
+		q.active = time.Now()
+	}
 	q.mu.Unlock()
 	return out, hdrs
 }
@@ -118,7 +138,30 @@ func (q *txQueue) release() {
 	q.head = (q.head + q.taken) % len(q.slots)
 	q.count -= q.taken
 	q.taken = 0
+	q.active = time.Now()
+	for i, w := range q.waiters {
+		select {
+		case w <- struct{}{}:
+		default:
+		}
+		q.waiters[i] = nil
+	}
+	q.waiters = q.waiters[:0]
 	q.mu.Unlock()
+}
+
+// unwait removes w from the waiters, if it is still there. The caller
+// holds q.mu.
+func (q *txQueue) unwait(w chan struct{}) {
+	for i, x := range q.waiters {
+		if x == w {
+			last := len(q.waiters) - 1
+			q.waiters[i] = q.waiters[last]
+			q.waiters[last] = nil
+			q.waiters = q.waiters[:last]
+			return
+		}
+	}
 }
 
 // len returns the number of frames queued.

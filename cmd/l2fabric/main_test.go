@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/l2fabric/l2fabric/fabric"
 	"github.com/l2fabric/l2fabric/frames"
 )
 
@@ -25,6 +28,9 @@ func TestBadCommandLinesFailAtStart(t *testing.T) {
 		{[]string{"--static", "02:00:00:00:00:01"}, []string{"--static", "MAC@PORT"}},
 		{[]string{"--static", "01:00:5e:00:00:01@a"}, []string{"--static", "not a unicast"}},
 		{[]string{"--static", "02:00:00:00:00:01@a,vlan=0"}, []string{"--static", "1 to 4094"}},
+		{[]string{"--flow-hold", "-1ms"}, []string{"--flow-hold", "0 (never wait)", "5ms"}},
+		{[]string{"--flow-hold", "2s"}, []string{"--flow-hold", "2s", "1s"}},
+		{[]string{"--flow-stall", "0s"}, []string{"--flow-stall", "10ms"}},
 		{[]string{"--log-level", "loud"}, []string{"--log-level", "loud"}},
 		{[]string{"--bogus"}, []string{"unknown flag: --bogus"}},
 		{[]string{"run", "extra"}, []string{`unexpected argument "extra"`, "--port"}},
@@ -53,6 +59,25 @@ func TestClientWithoutDaemonSaysSo(t *testing.T) {
 	code := Main([]string{"ports", "--control", "/nonexistent/l2fabric.sock"}, &stdout, &stderr)
 	if code != 1 || !strings.Contains(stderr.String(), "is it running?") {
 		t.Errorf("exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+func TestFlowFlags(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want fabric.FlowControl
+	}{
+		{nil, fabric.FlowControl{MaxHold: fabric.DefaultMaxHold, StallAfter: fabric.DefaultStallAfter}},
+		{[]string{"--flow-hold", "0"}, fabric.FlowControl{MaxHold: -1, StallAfter: fabric.DefaultStallAfter}},
+		{[]string{"--flow-hold", "1ms", "--flow-stall", "50ms"}, fabric.FlowControl{MaxHold: time.Millisecond, StallAfter: 50 * time.Millisecond}},
+	} {
+		rc, err := parseRunFlags(append([]string{"--port", "dgram:/tmp/x.sock"}, tt.args...), io.Discard)
+		if err != nil {
+			t.Fatalf("%v: %v", tt.args, err)
+		}
+		if rc.flow != tt.want {
+			t.Errorf("%v: flow control %+v, want %+v", tt.args, rc.flow, tt.want)
+		}
 	}
 }
 

@@ -27,6 +27,7 @@ type runConfig struct {
 	control      string
 	controlGroup string
 	fdb          fdb.Config
+	flow         fabric.FlowControl
 	logLevel     hclog.Level
 	logJSON      bool
 	defaultPort  string      // the socket path of the default port, when no --port
@@ -42,6 +43,7 @@ func parseRunFlags(args []string, stderr io.Writer) (*runConfig, error) {
 		rc             runConfig
 		logLevel       string
 		fdbMax         int
+		hold           time.Duration
 	)
 	fs.StringArrayVarP(&ports, "port", "p", nil, "attach a port: KIND:ARG[,KEY=VALUE]... (repeatable; see 'l2fabric help')")
 	fs.StringArrayVar(&statics, "static", nil, "static FDB entry MAC@PORT[,vlan=N] (repeatable)")
@@ -52,6 +54,8 @@ func parseRunFlags(args []string, stderr io.Writer) (*runConfig, error) {
 	fs.StringVar(&rc.controlGroup, "control-group", "", "group allowed to use the control socket (mode 0660 instead of 0600)")
 	fs.DurationVar(&rc.fdb.Aging, "fdb-aging", fdb.DefaultAging, "forget a learned MAC after this long unseen")
 	fs.IntVar(&fdbMax, "fdb-max", fdb.DefaultMaxEntries, "learning table size limit; when full the least recently used entry of the port with the most entries is evicted")
+	fs.DurationVar(&hold, "flow-hold", fabric.DefaultMaxHold, "how long a port may wait per batch for room at a busy port instead of dropping (0: never wait, drop at once)")
+	fs.DurationVar(&rc.flow.StallAfter, "flow-stall", fabric.DefaultStallAfter, "a port that has sent nothing for this long is stuck: frames for it are dropped without waiting")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
 	fs.BoolVar(&rc.logJSON, "log-json", false, "log as JSON lines")
 	fs.Usage = func() {
@@ -72,6 +76,17 @@ func parseRunFlags(args []string, stderr io.Writer) (*runConfig, error) {
 	}
 	if err := (fdb.Config{MaxEntries: fdbMax}).Validate(); err != nil || fdbMax == 0 {
 		return nil, usagef("--fdb-max %d: want a number of entries from 1 to %d", fdbMax, fdb.MaxMaxEntries)
+	}
+	const maxFlow = time.Second
+	if hold < 0 || hold > maxFlow {
+		return nil, usagef("--flow-hold %v: want a duration from 0 (never wait) to %v, e.g. --flow-hold 5ms", hold, maxFlow)
+	}
+	rc.flow.MaxHold = hold
+	if hold == 0 {
+		rc.flow.MaxHold = -1 // FlowControl's zero is the default; 0 here means off
+	}
+	if rc.flow.StallAfter <= 0 || rc.flow.StallAfter > maxFlow {
+		return nil, usagef("--flow-stall %v: want a duration above 0 and up to %v, e.g. --flow-stall 10ms", rc.flow.StallAfter, maxFlow)
 	}
 	lvl := hclog.LevelFromString(logLevel)
 	if lvl == hclog.NoLevel {
@@ -158,7 +173,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 		JSONFormat: rc.logJSON,
 		TimeFormat: time.RFC3339Nano,
 	})
-	f, err := fabric.New(fabric.Config{FDB: rc.fdb, Logger: log, Kinds: platformKinds(rc.vms)})
+	f, err := fabric.New(fabric.Config{FDB: rc.fdb, FlowControl: rc.flow, Logger: log, Kinds: platformKinds(rc.vms)})
 	if err != nil {
 		return err
 	}

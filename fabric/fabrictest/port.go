@@ -26,6 +26,7 @@ type Port struct {
 	cond    *sync.Cond
 	written [][]byte
 	block   chan struct{} // when not nil, Write waits on it
+	pace    time.Duration // Write sleeps this long first
 	writeFn func([][]byte) (int, error)
 	events  chan fabric.LinkEvent
 	closed  bool
@@ -65,6 +66,14 @@ func (p *Port) Unblock() {
 		close(p.block)
 		p.block = nil
 	}
+	p.mu.Unlock()
+}
+
+// Pace makes every later Write take at least d, simulating a peer that
+// keeps reading but more slowly than frames come.
+func (p *Port) Pace(d time.Duration) {
+	p.mu.Lock()
+	p.pace = d
 	p.mu.Unlock()
 }
 
@@ -122,8 +131,11 @@ func copyFrame(b, f []byte) int {
 // Write implements fabric.Port.
 func (p *Port) Write(bufs [][]byte) (int, error) {
 	p.mu.Lock()
-	block, fn := p.block, p.writeFn
+	block, fn, pace := p.block, p.writeFn, p.pace
 	p.mu.Unlock()
+	if pace > 0 {
+		time.Sleep(pace)
+	}
 	if block != nil {
 		select {
 		case <-block:
