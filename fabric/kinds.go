@@ -44,6 +44,11 @@ type Host interface {
 	Detach(name string) error
 	// Logger is the backend's logger.
 	Logger() hclog.Logger
+	// FlowControl is the fabric's flow control, defaults applied (MaxHold
+	// 0: never wait), for a backend that queues frames on their way in and
+	// should push back the same way when its queue is full (a listener
+	// handing each client's frames to that client's port).
+	FlowControl() FlowControl
 }
 
 // Device is a backend instance that owns a changing set of ports, such as
@@ -207,6 +212,8 @@ func (h *deviceHost) Detach(name string) error {
 }
 
 func (h *deviceHost) Logger() hclog.Logger { return h.f.log }
+
+func (h *deviceHost) FlowControl() FlowControl { return h.f.flow }
 
 // Devices returns the names of the open devices, sorted.
 func (f *Fabric) Devices() []string {

@@ -34,7 +34,12 @@ func shortDir(t *testing.T) string {
 
 func newFabric(t *testing.T) *fabric.Fabric {
 	t.Helper()
-	f, err := fabric.New(fabric.Config{Kinds: fabric.Kinds{dgram.Kind()}})
+	return newFabricFlow(t, fabric.FlowControl{})
+}
+
+func newFabricFlow(t *testing.T, flow fabric.FlowControl) *fabric.Fabric {
+	t.Helper()
+	f, err := fabric.New(fabric.Config{Kinds: fabric.Kinds{dgram.Kind()}, FlowControl: flow})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,6 +176,69 @@ func TestListenerSwitchesClients(t *testing.T) {
 			t.Errorf("client port info %+v", p)
 		}
 	}
+}
+
+// A VM that sends faster than another reads is slowed down to the reader's
+// pace, loses nothing, and the push-back reaches its socket: the listener
+// waits for the sender's port, which waits for the receiver's.
+func TestListenerPushesBackFromBusyClient(t *testing.T) {
+	d := shortDir(t)
+	// Generous bounds: the test is about waiting while the reader makes
+	// progress, not about how a loaded machine schedules it.
+	f := newFabricFlow(t, fabric.FlowControl{MaxHold: time.Second, StallAfter: time.Second})
+	sock := filepath.Join(d, "vms.sock")
+	if _, err := f.Open("dgram:" + sock); err != nil {
+		t.Fatal(err)
+	}
+	a := dialClient(t, filepath.Join(d, "a.sock"), sock, true)
+	b := dialClient(t, filepath.Join(d, "b.sock"), sock, true)
+	b.send(frame(0xa, 0xb, 50)) // learn b
+	a.recv()
+	const n = 6000
+	sent := make(chan error, 1)
+	go func() {
+		for i := 0; i < n; i++ {
+			fr := frame(0xb, 0xa, 50)
+			binary.BigEndian.PutUint32(fr[14:], uint32(i))
+			if _, err := unix.Write(a.fd, fr); err != nil { // blocking, as a VM's is
+				sent <- err
+				return
+			}
+		}
+		sent <- nil
+	}()
+	buf := make([]byte, 2048)
+	for i := 0; i < n; i++ {
+		if i%64 == 0 {
+			time.Sleep(2 * time.Millisecond) // at most 32k frames/s: slower than a sends
+		}
+		m, err := unix.Read(b.fd, buf)
+		if err != nil {
+			c := portCounters(f)
+			t.Fatalf("b received %d of %d frames, then %v; counters %+v", i, n, err, c)
+		}
+		if seq := binary.BigEndian.Uint32(buf[14:m]); seq != uint32(i) {
+			t.Fatalf("frame %d carries sequence %d: lost or reordered; counters %+v", i, seq, portCounters(f))
+		}
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	c := portCounters(f)
+	if d := c["vms/a.sock"].Drops() + c["vms/b.sock"].Drops(); d != 0 {
+		t.Errorf("%d frames dropped: %+v", d, c)
+	}
+	if c["vms/b.sock"].TxWaits == 0 {
+		t.Errorf("no tx_waits on the busy port: %+v", c["vms/b.sock"])
+	}
+}
+
+func portCounters(f *fabric.Fabric) map[string]fabric.Counters {
+	m := map[string]fabric.Counters{}
+	for _, p := range f.Ports() {
+		m[p.Name] = p.Counters
+	}
+	return m
 }
 
 func TestListenerDetachesVanishedClient(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -102,6 +103,7 @@ func (l *listener) run() {
 	sizes := make([]int, batchSize)
 	from := make([]addr, batchSize)
 	run := make([]int, 0, batchSize)
+	hold := newHolder(l.host.FlowControl())
 	for {
 		n, err := l.c.recv(bufs, sizes, from)
 		if err != nil {
@@ -115,6 +117,7 @@ func (l *listener) run() {
 		}
 		// Consecutive datagrams from one sender go to its queue in one
 		// operation.
+		hold.left = hold.flow.MaxHold
 		var cur *client
 		run = run[:0]
 		for i := 0; i < n; i++ {
@@ -128,7 +131,7 @@ func (l *listener) run() {
 			}
 			if cur == nil || cur.key != string(key) {
 				if cur != nil {
-					cur.rx.push(bufs, sizes, run)
+					cur.rx.push(bufs, sizes, run, hold)
 				}
 				run = run[:0]
 				l.mu.Lock()
@@ -147,7 +150,7 @@ func (l *listener) run() {
 			run = append(run, i)
 		}
 		if cur != nil {
-			cur.rx.push(bufs, sizes, run)
+			cur.rx.push(bufs, sizes, run, hold)
 		}
 	}
 }
@@ -160,7 +163,7 @@ func (l *listener) newClient(a *addr) *client {
 	if key[0] == 0 {
 		name = "@" + key[1:]
 	}
-	c := &client{l: l, key: key, addr: *a, tx: newSendScratch(batchSize), rx: newRxQueue(clientQueueLen, l.bufLen)}
+	c := &client{l: l, key: key, addr: *a, tx: newSendScratch(batchSize), rx: newRxQueue(clientQueueLen, l.bufLen, l.host.FlowControl().StallAfter)}
 	cfg := l.cfg
 	cfg.Device = l.name
 	cfg.Info = a.String()
@@ -263,6 +266,13 @@ func (c *client) Close() error {
 // rxQueue carries frames from the listener's demultiplexer to a client's
 // reader. push swaps the listener's filled buffer for a free one rather
 // than copying; pop copies into the fabric's buffers.
+//
+// When the queue is full, push waits for the reader to take frames, as the
+// fabric waits for a busy port (fabric.FlowControl): for a bounded time per
+// batch the listener read, and only while the reader is making progress.
+// The reader is busy when the ports it sends to are, and the wait passes
+// that back to the VMs, whose sends then block on the listener's socket;
+// frames for a reader that has stopped are dropped at once.
 type rxQueue struct {
 	mu     sync.Mutex
 	slots  [][]byte
@@ -273,25 +283,52 @@ type rxQueue struct {
 	closed bool
 	wake   chan struct{}
 	drops  atomic.Uint64
+
+	stallAfter time.Duration
+	active     time.Time     // when pop last took frames, or frames came to an empty queue
+	waiting    bool          // push is waiting for room
+	popped     chan struct{} // signalled by pop (and close) when push waits
 }
 
-func newRxQueue(n, bufLen int) *rxQueue {
-	return &rxQueue{slots: make([][]byte, n), sizes: make([]int, n), bufLen: bufLen, wake: make(chan struct{}, 1)}
+func newRxQueue(n, bufLen int, stallAfter time.Duration) *rxQueue {
+	return &rxQueue{slots: make([][]byte, n), sizes: make([]int, n), bufLen: bufLen, wake: make(chan struct{}, 1),
+		stallAfter: stallAfter, popped: make(chan struct{}, 1)}
+}
+
+// holder is the listener's flow-control state: how much longer it may wait
+// for room while handing out the current batch, and a timer to wait with.
+type holder struct {
+	flow  fabric.FlowControl
+	left  time.Duration
+	timer *time.Timer
+}
+
+func newHolder(flow fabric.FlowControl) *holder {
+	h := &holder{flow: flow, timer: time.NewTimer(time.Hour)}
+	h.timer.Stop()
+	return h
 }
 
 // push takes the frames bufs[i] for i in run, of lengths sizes[i],
 // replacing each bufs[i] with an empty buffer of the same length instead
-// of copying. What does not fit a full queue is dropped and counted.
-func (q *rxQueue) push(bufs [][]byte, sizes []int, run []int) {
+// of copying. When the queue is full it waits for room as h allows; what
+// still does not fit is dropped and counted.
+func (q *rxQueue) push(bufs [][]byte, sizes []int, run []int, h *holder) {
 	if len(run) == 0 {
 		return
 	}
 	pushed := 0
 	q.mu.Lock()
 	for _, i := range run {
+		for !q.closed && q.count == len(q.slots) && q.waitRoom(h, pushed > 0) {
+			pushed = 0 // the reader was woken
+		}
 		if q.closed || q.count == len(q.slots) {
 			q.drops.Add(1)
 			continue
+		}
+		if q.count == 0 {
+			q.active = time.Now() // the reader's clock starts with its work
 		}
 		j := (q.head + q.count) % len(q.slots)
 		if q.slots[j] == nil {
@@ -304,11 +341,57 @@ func (q *rxQueue) push(bufs [][]byte, sizes []int, run []int) {
 	}
 	q.mu.Unlock()
 	if pushed > 0 {
-		select {
-		case q.wake <- struct{}{}:
+		q.wakeReader()
+	}
+}
+
+func (q *rxQueue) wakeReader() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// waitRoom waits for the reader to take frames from the full queue and
+// reports whether it did. It does not wait once h's time is used up or
+// when the reader has taken nothing for stallAfter. The caller holds q.mu;
+// waitRoom releases it while waiting. wake says the reader has not been
+// told of frames pushed so far.
+func (q *rxQueue) waitRoom(h *holder, wake bool) bool {
+	if h.left <= 0 {
+		return false
+	}
+	start := time.Now()
+	if start.Sub(q.active) > q.stallAfter {
+		return false
+	}
+	q.waiting = true
+	q.mu.Unlock()
+	if wake {
+		q.wakeReader()
+	}
+	h.timer.Reset(h.left)
+	woke := false
+	select {
+	case <-q.popped:
+		woke = true
+	case <-h.timer.C:
+	}
+	h.timer.Stop()
+	h.left -= time.Since(start)
+	q.mu.Lock()
+	q.waiting = false
+	if !woke {
+		select { // a pop between the timeout and the lock
+		case <-q.popped:
+			woke = true
 		default:
 		}
 	}
+	if !woke {
+		h.left = 0
+	}
+	return woke
 }
 
 // pop copies up to len(bufs) frames out, blocking until there is one.
@@ -331,6 +414,15 @@ func (q *rxQueue) pop(bufs [][]byte, sizes []int) (int, error) {
 		}
 		q.head = (q.head + n) % len(q.slots)
 		q.count -= n
+		if n > 0 {
+			q.active = time.Now()
+			if q.waiting {
+				select {
+				case q.popped <- struct{}{}:
+				default:
+				}
+			}
+		}
 		q.mu.Unlock()
 		if n > 0 {
 			return n, nil
@@ -342,6 +434,12 @@ func (q *rxQueue) pop(bufs [][]byte, sizes []int) (int, error) {
 func (q *rxQueue) close() {
 	q.mu.Lock()
 	q.closed = true
+	if q.waiting {
+		select {
+		case q.popped <- struct{}{}:
+		default:
+		}
+	}
 	q.mu.Unlock()
 	select {
 	case q.wake <- struct{}{}:

@@ -71,6 +71,8 @@ func (h *fakeHost) Detach(string) error { return nil }
 
 func (h *fakeHost) Logger() hclog.Logger { return hclog.NewNullLogger() }
 
+func (h *fakeHost) FlowControl() fabric.FlowControl { return fabric.FlowControl{} }
+
 func TestOpenHost(t *testing.T) {
 	ifaces := map[string]*net.Interface{
 		"en0":  {Name: "en0", Index: 4, MTU: 9000, Flags: net.FlagUp | net.FlagRunning},
