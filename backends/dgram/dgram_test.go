@@ -187,14 +187,15 @@ func TestListenerPushesBackFromBusyClient(t *testing.T) {
 	// progress, not about how a loaded machine schedules it.
 	f := newFabricFlow(t, fabric.FlowControl{MaxHold: time.Second, StallAfter: time.Second})
 	sock := filepath.Join(d, "vms.sock")
-	if _, err := f.Open("dgram:" + sock); err != nil {
+	// Short transmit queues, so that a small backlog fills them.
+	if _, err := f.Open("dgram:" + sock + ",txqueue=16"); err != nil {
 		t.Fatal(err)
 	}
 	a := dialClient(t, filepath.Join(d, "a.sock"), sock, true)
 	b := dialClient(t, filepath.Join(d, "b.sock"), sock, true)
 	b.send(frame(0xa, 0xb, 50)) // learn b
 	a.recv()
-	const n = 6000
+	const n = 3000
 	sent := make(chan error, 1)
 	go func() {
 		for i := 0; i < n; i++ {
@@ -210,7 +211,7 @@ func TestListenerPushesBackFromBusyClient(t *testing.T) {
 	buf := make([]byte, 2048)
 	for i := 0; i < n; i++ {
 		if i%64 == 0 {
-			time.Sleep(2 * time.Millisecond) // at most 32k frames/s: slower than a sends
+			time.Sleep(5 * time.Millisecond) // at most 12.8k frames/s: slower than a sends
 		}
 		m, err := unix.Read(b.fd, buf)
 		if err != nil {

@@ -35,7 +35,9 @@ func plotSeries(res *results) []series {
 		}
 		ss = append(ss, s)
 	}
-	add(l2fPeer, color.RGBA{0x1f, 0x77, 0xb4, 0xff})
+	add(l2fPair, color.RGBA{0x1f, 0x77, 0xb4, 0xff})
+	add(l2fPeer, color.RGBA{0x2c, 0xa0, 0x2c, 0xff})
+	add(l2fListener, color.RGBA{0x94, 0x67, 0xbd, 0xff})
 	add(vde, color.RGBA{0xff, 0x7f, 0x0e, 0xff})
 	add(relay, color.RGBA{0x44, 0x44, 0x44, 0xff})
 	add(relayConn, color.RGBA{0x99, 0x99, 0x99, 0xff})
@@ -46,8 +48,8 @@ func plotTitle(res *results) string {
 	return fmt.Sprintf("Known-unicast forwarding rate, unix datagram VM sockets (%s, %d cores)", res.machine.cpu, res.machine.cores)
 }
 
-// plot draws frames/s by frame size for l2fabric (peer mode), vde_switch
-// and the relays into path, with gnuplot when it is installed (Debian's
+// plot draws frames/s by frame size for l2fabric (each attach style),
+// vde_switch and the relays into path, with gnuplot when it is installed (Debian's
 // gnuplot-nox) and by hand otherwise. It returns what drew it.
 func plot(res *results, path string) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {

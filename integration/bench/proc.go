@@ -51,9 +51,10 @@ func (t *tailBuffer) String() string {
 }
 
 // startProc starts name with args; with console, its stdin is a pipe kept
-// open until stop.
-func startProc(name string, console bool, env []string, args ...string) (*proc, error) {
+// open until stop. files become the child's descriptors 3, 4, ...
+func startProc(name string, console bool, env []string, files []*os.File, args ...string) (*proc, error) {
 	cmd := exec.Command(args[0], args[1:]...)
+	cmd.ExtraFiles = files
 	p := &proc{name: name, cmd: cmd, out: &tailBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	cmd.Env = append(os.Environ(), env...)

@@ -15,24 +15,25 @@ import (
 )
 
 // relayEnv, when set to "A,PEER_A,B,PEER_B[,connect]", makes this
-// program the bare relay: sockets bound at A and B, each datagram read on
-// A sent to PEER_B from B and each read on B sent to PEER_A from A, with
-// recvmmsg and sendmmsg batches of 64 and no switching decision, blocking
-// while the peer is full instead of dropping: the fastest a process can
-// move frames between two VM sockets on this machine.
+// program the bare relay: sockets bound at A and B and connected to
+// PEER_A and PEER_B, each datagram read on A sent to PEER_B from B and each
+// read on B sent to PEER_A from A, with recvmmsg and sendmmsg batches of 64
+// and no switching decision, blocking while the peer is full instead of
+// dropping: the fastest a process can move frames between two VM sockets
+// on this machine.
 //
-// Without "connect" it sends as l2fabric's peer mode does (unconnected
-// sockets, sendto the peer, and the endpoints, like qemu, send to it
-// unconnected). With "connect" each of its sockets is connected to its
-// endpoint, and the endpoints connect back, as vde_switch's ports and
-// libvdeplug do: the kernel then does not apply the receiver's queue
-// limit (net.unix.max_dgram_qlen) to either side.
+// The relay's sockets are connected as l2fabric's are (a connected send
+// skips the path lookup a sendto does for every datagram). Without
+// "connect" the endpoints send unconnected, as qemu's -netdev dgram does,
+// so each side's receiver accepts at most net.unix.max_dgram_qlen + 1
+// queued datagrams from it. With "connect" the endpoints connect back, as
+// libvdeplug does and as the two ends of a socketpair are, and the kernel
+// then applies no queue limit but the send buffer.
 const relayEnv = "L2FABRIC_BENCH_RELAY"
 
 func runRelay(spec string) error {
 	p := strings.Split(spec, ",")
-	connect := len(p) == 5 && p[4] == "connect"
-	if len(p) != 4 && !connect {
+	if len(p) != 4 && !(len(p) == 5 && p[4] == "connect") {
 		return fmt.Errorf("%s=%q: want A,PEER_A,B,PEER_B[,connect]", relayEnv, spec)
 	}
 	a, err := relaySocket(p[0])
@@ -45,26 +46,15 @@ func runRelay(spec string) error {
 		return err
 	}
 	defer os.Remove(p[2])
-	toA, err := makeSockaddr(p[1])
-	if err != nil {
-		return err
+	if err := unix.Connect(a, &unix.SockaddrUnix{Name: p[1]}); err != nil {
+		return fmt.Errorf("relay: connecting to %s: %w", p[1], err)
 	}
-	toB, err := makeSockaddr(p[3])
-	if err != nil {
-		return err
-	}
-	if connect {
-		if err := unix.Connect(a, &unix.SockaddrUnix{Name: p[1]}); err != nil {
-			return fmt.Errorf("relay: connecting to %s: %w", p[1], err)
-		}
-		if err := unix.Connect(b, &unix.SockaddrUnix{Name: p[3]}); err != nil {
-			return fmt.Errorf("relay: connecting to %s: %w", p[3], err)
-		}
-		toA, toB = nil, nil
+	if err := unix.Connect(b, &unix.SockaddrUnix{Name: p[3]}); err != nil {
+		return fmt.Errorf("relay: connecting to %s: %w", p[3], err)
 	}
 	errs := make(chan error, 2)
-	go func() { errs <- relayLoop(a, b, toB) }()
-	go func() { errs <- relayLoop(b, a, toA) }()
+	go func() { errs <- relayLoop(a, b) }()
+	go func() { errs <- relayLoop(b, a) }()
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	fmt.Println("ready")
@@ -89,10 +79,9 @@ func relaySocket(path string) (int, error) {
 	return fd, nil
 }
 
-// relayLoop moves datagrams from socket in to the address to (nil: the
-// connected peer) through socket out until an error other than the peer
-// being absent.
-func relayLoop(in, out int, to *sockaddr) error {
+// relayLoop moves datagrams from socket in to the peer of socket out until
+// an error other than the peer being absent.
+func relayLoop(in, out int) error {
 	bufs := make([][]byte, batch)
 	for i := range bufs {
 		bufs[i] = make([]byte, 65536)
@@ -109,10 +98,6 @@ func relayLoop(in, out int, to *sockaddr) error {
 		si[i].Base = &bufs[i][0]
 		sh[i].hdr.Iov = &si[i]
 		sh[i].hdr.SetIovlen(1)
-		if to != nil {
-			sh[i].hdr.Name = (*byte)(unsafe.Pointer(&to.raw))
-			sh[i].hdr.Namelen = to.len
-		}
 	}
 	for {
 		r, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(in), uintptr(unsafe.Pointer(&rh[0])), batch, unix.MSG_WAITFORONE, 0, 0)

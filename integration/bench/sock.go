@@ -52,7 +52,8 @@ func makeSockaddr(path string) (*sockaddr, error) {
 }
 
 // endpoint is one traffic endpoint: a unixgram socket of its own, bound to
-// a path, as a VM's (qemu, vfkit, a VDE plug) is. It is blocking: sends
+// a path, as a VM's (qemu, vfkit, a VDE plug) is, or one end of a
+// socketpair (Virtualization.framework, vmnet-helper). It is blocking: sends
 // wait for room in the receiver's queue (the kernel's back-pressure), and
 // receives wait for a datagram; both give up after pollTimeout.
 type endpoint struct {
@@ -87,6 +88,28 @@ func newEndpoint(name, path string, mac [6]byte) (*endpoint, error) {
 		shdrs: make([]mmsghdr, batch), siovs: make([]unix.Iovec, batch),
 		rhdrs: make([]mmsghdr, batch), riovs: make([]unix.Iovec, batch),
 	}, nil
+}
+
+// newPairEndpoint makes an endpoint on one end of a SOCK_DGRAM socketpair
+// and returns the other end for the switch, as Virtualization.framework
+// and vmnet-helper hand a VM's network to a switch: both ends connected to
+// each other, so neither direction is held to the receiver's queue limit
+// (net.unix.max_dgram_qlen), only to the socket buffers.
+func newPairEndpoint(name string, mac [6]byte) (*endpoint, *os.File, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("socketpair: %w", err)
+	}
+	setBuffers(fds[0])
+	setBuffers(fds[1])
+	tv := unix.NsecToTimeval(pollTimeout.Nanoseconds())
+	unix.SetsockoptTimeval(fds[0], unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	unix.SetsockoptTimeval(fds[0], unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv)
+	return &endpoint{
+		name: name, fd: fds[0], mac: mac,
+		shdrs: make([]mmsghdr, batch), siovs: make([]unix.Iovec, batch),
+		rhdrs: make([]mmsghdr, batch), riovs: make([]unix.Iovec, batch),
+	}, os.NewFile(uintptr(fds[1]), name+"-switch-end"), nil
 }
 
 // setBuffers sizes a socket's buffers, with the FORCE variants (root) so
@@ -193,7 +216,9 @@ func (e *endpoint) drain() {
 
 func (e *endpoint) close() {
 	unix.Close(e.fd)
-	os.Remove(e.path)
+	if e.path != "" {
+		os.Remove(e.path)
+	}
 }
 
 // frame builds an Ethernet frame of size bytes from src to dst with the

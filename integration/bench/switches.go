@@ -20,10 +20,36 @@ type kind int
 const (
 	l2fPeer     kind = iota // l2fabric, one peer-mode port per VM socket (qemu)
 	l2fListener             // l2fabric, one listening socket, VMs connect (vfkit)
+	l2fPair                 // l2fabric, one socketpair per VM (Virtualization.framework, vmnet-helper)
 	vde                     // vde_switch, endpoints plugged in with the plug protocol
-	relay                   // no switch: two sockets relayed to each other, sendto as qemu
-	relayConn               // the same with connected socket pairs, as VDE
+	relay                   // no switch: two sockets relayed to each other, the endpoints sending unconnected as qemu
+	relayConn               // the same with connected socket pairs, as VDE and socketpairs
 )
+
+// allKinds are the switches and attach styles measured, in report order.
+var allKinds = []kind{l2fPeer, l2fListener, l2fPair, vde, relay, relayConn}
+
+// name is the kind's name for -only.
+func (k kind) name() string {
+	return [...]string{"peer", "listener", "pair", "vde", "relay", "relay-conn"}[k]
+}
+
+func kindNames() []string {
+	var s []string
+	for _, k := range allKinds {
+		s = append(s, k.name())
+	}
+	return s
+}
+
+func kindByName(name string) (kind, bool) {
+	for _, k := range allKinds {
+		if k.name() == name {
+			return k, true
+		}
+	}
+	return 0, false
+}
 
 func (k kind) String() string {
 	switch k {
@@ -31,12 +57,14 @@ func (k kind) String() string {
 		return "l2fabric (peer)"
 	case l2fListener:
 		return "l2fabric (listener)"
+	case l2fPair:
+		return "l2fabric (socketpair)"
 	case vde:
 		return "vde_switch"
 	case relay:
-		return "relay (sendto)"
+		return "relay (qemu-style)"
 	default:
-		return "relay (connected)"
+		return "relay (connected pairs)"
 	}
 }
 
@@ -48,10 +76,11 @@ type topo struct {
 	eps     []*endpoint
 	nrecv   int
 	proc    *proc
-	control string   // l2fabric's control socket
-	mgmt    string   // vde_switch's management socket
-	plugs   []*plug  // vde_switch control connections, one per port
-	cleanup []func() // run in reverse by close
+	control string     // l2fabric's control socket
+	mgmt    string     // vde_switch's management socket
+	plugs   []*plug    // vde_switch control connections, one per port
+	files   []*os.File // the switch's socketpair ends, until it has started
+	cleanup []func()   // run in reverse by close
 }
 
 func (t *topo) sender() *endpoint      { return t.eps[0] }
@@ -70,6 +99,9 @@ func (t *topo) close() {
 	}
 	for _, e := range t.eps {
 		e.close()
+	}
+	for _, f := range t.files {
+		f.Close()
 	}
 	for i := len(t.cleanup) - 1; i >= 0; i-- {
 		t.cleanup[i]()
@@ -102,7 +134,17 @@ func (e *env) newTopo(k kind, nrecv, nidle int) (*topo, error) {
 		case i > 0:
 			name = fmt.Sprintf("receiver%d", i)
 		}
-		ep, err := newEndpoint(name, filepath.Join(t.dir, fmt.Sprintf("e%d.sock", i)), stationMAC(i+1))
+		var ep *endpoint
+		var err error
+		if k == l2fPair {
+			var f *os.File
+			ep, f, err = newPairEndpoint(name, stationMAC(i+1))
+			if err == nil {
+				t.files = append(t.files, f)
+			}
+		} else {
+			ep, err = newEndpoint(name, filepath.Join(t.dir, fmt.Sprintf("e%d.sock", i)), stationMAC(i+1))
+		}
 		if err != nil {
 			t.close()
 			return nil, err
@@ -121,7 +163,7 @@ func (e *env) start(k kind, nrecv, nidle int) (*topo, error) {
 		return nil, err
 	}
 	switch k {
-	case l2fPeer, l2fListener:
+	case l2fPeer, l2fListener, l2fPair:
 		err = e.startL2fabric(t)
 	case vde:
 		err = e.startVDE(t)
@@ -144,12 +186,19 @@ func (e *env) start(k kind, nrecv, nidle int) (*topo, error) {
 
 // startL2fabric runs the l2fabric binary with peer-mode ports, one per
 // endpoint (qemu's -netdev dgram with fixed paths), or one listening
-// socket that every endpoint connects to and says VFKT to (vfkit).
+// socket that every endpoint connects to and says VFKT to (vfkit), or
+// socketpair ends it inherits, one per endpoint (a VM l2fabric boots, or
+// vmnet-helper's --fd).
 func (e *env) startL2fabric(t *topo) error {
 	t.control = filepath.Join(t.dir, "ctl.sock")
 	args := []string{e.bin, "--control", t.control, "--log-level", "warn"}
 	listen := filepath.Join(t.dir, "vms.sock")
-	if t.kind == l2fPeer {
+	switch t.kind {
+	case l2fPair:
+		for i := range t.eps {
+			args = append(args, "--port", fmt.Sprintf("dgram:fd=%d,name=p%d", 3+i, i))
+		}
+	case l2fPeer:
 		for i, ep := range t.eps {
 			sw := filepath.Join(t.dir, fmt.Sprintf("s%d.sock", i))
 			args = append(args, "--port", fmt.Sprintf("dgram:%s,peer=%s,name=p%d", sw, ep.path, i))
@@ -157,10 +206,14 @@ func (e *env) startL2fabric(t *topo) error {
 				return err
 			}
 		}
-	} else {
+	default:
 		args = append(args, "--port", "dgram:"+listen)
 	}
-	p, err := startProc("l2fabric", false, nil, args...)
+	p, err := startProc("l2fabric", false, nil, t.files, args...)
+	for _, f := range t.files {
+		f.Close() // the child has its copies
+	}
+	t.files = nil
 	if err != nil {
 		return err
 	}
@@ -233,16 +286,16 @@ func (t *topo) l2fCounters() (fabric.Counters, error) {
 	return sum, nil
 }
 
-// startRelay runs this program as a relay between two sockets, sending to
-// the endpoints as l2fabric's peer mode does (relay) or over connected
-// pairs (relayConn).
+// startRelay runs this program as a relay between two sockets connected to
+// the endpoints, as l2fabric's peer-mode sockets are, the endpoints sending
+// to it unconnected as qemu does (relay) or connected back (relayConn).
 func (e *env) startRelay(t *topo) error {
 	a, b := filepath.Join(t.dir, "s0.sock"), filepath.Join(t.dir, "s1.sock")
 	spec := strings.Join([]string{a, t.eps[0].path, b, t.eps[1].path}, ",")
 	if t.kind == relayConn {
 		spec += ",connect"
 	}
-	p, err := startProc("relay", false, []string{relayEnv + "=" + spec}, e.self)
+	p, err := startProc("relay", false, []string{relayEnv + "=" + spec}, nil, e.self)
 	if err != nil {
 		return err
 	}
@@ -299,7 +352,7 @@ func (t *topo) learn() error {
 		x.drain()
 	}
 	switch t.kind {
-	case l2fPeer, l2fListener:
+	case l2fPeer, l2fListener, l2fPair:
 		var entries []struct {
 			MAC string `json:"mac"`
 		}

@@ -119,7 +119,7 @@ func (e *env) startVDE(t *topo) error {
 	sw := filepath.Join(t.dir, "vde")
 	t.mgmt = filepath.Join(t.dir, "mgmt.sock")
 	ports := max(32, len(t.eps)+2)
-	p, err := startProc("vde_switch", true, nil, e.vde, "--sock", sw, "--mgmt", t.mgmt, "--numports", fmt.Sprint(ports))
+	p, err := startProc("vde_switch", true, nil, nil, e.vde, "--sock", sw, "--mgmt", t.mgmt, "--numports", fmt.Sprint(ports))
 	if err != nil {
 		return err
 	}
