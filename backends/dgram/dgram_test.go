@@ -199,7 +199,9 @@ func TestListenerPushesBackFromBusyClient(t *testing.T) {
 	sent := make(chan error, 1)
 	go func() {
 		for i := 0; i < n; i++ {
-			fr := frame(0xb, 0xa, 50)
+			// Full-size frames: b's socket buffers a megabyte of them
+			// (the listener's send buffer), not thousands.
+			fr := frame(0xb, 0xa, 1400)
 			binary.BigEndian.PutUint32(fr[14:], uint32(i))
 			if _, err := unix.Write(a.fd, fr); err != nil { // blocking, as a VM's is
 				sent <- err
