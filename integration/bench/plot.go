@@ -17,30 +17,32 @@ import (
 
 // series is one line of the plot: frames/s at each of sizes.
 type series struct {
-	name string
-	fps  []float64
-	rgb  color.RGBA
+	name   string
+	fps    []float64
+	rgb    color.RGBA
+	labels bool // print each point's value
 }
 
 func plotSeries(res *results) []series {
 	var ss []series
-	add := func(k kind, rgb color.RGBA) {
+	add := func(k kind, rgb color.RGBA, labels bool) {
 		rs, ok := res.unicast[k]
 		if !ok {
 			return
 		}
-		s := series{name: k.String(), rgb: rgb}
+		s := series{name: k.String(), rgb: rgb, labels: labels}
 		for _, r := range rs {
 			s.fps = append(s.fps, r.fps())
 		}
 		ss = append(ss, s)
 	}
-	add(l2fPair, color.RGBA{0x1f, 0x77, 0xb4, 0xff})
-	add(l2fPeer, color.RGBA{0x2c, 0xa0, 0x2c, 0xff})
-	add(l2fListener, color.RGBA{0x94, 0x67, 0xbd, 0xff})
-	add(vde, color.RGBA{0xff, 0x7f, 0x0e, 0xff})
-	add(relay, color.RGBA{0x44, 0x44, 0x44, 0xff})
-	add(relayConn, color.RGBA{0x99, 0x99, 0x99, 0xff})
+	// l2fabric in each attach style, vde_switch, and the limit: the relay
+	// over connected pairs (the other relays are in the report's table).
+	add(l2fPair, color.RGBA{0x1f, 0x77, 0xb4, 0xff}, true)
+	add(l2fPeer, color.RGBA{0x2c, 0xa0, 0x2c, 0xff}, false)
+	add(l2fListener, color.RGBA{0x94, 0x67, 0xbd, 0xff}, false)
+	add(vde, color.RGBA{0xff, 0x7f, 0x0e, 0xff}, true)
+	add(relayConn, color.RGBA{0x66, 0x66, 0x66, 0xff}, true)
 	return ss
 }
 
@@ -86,7 +88,13 @@ func gnuplot(gp, term string, res *results, ss []series, path string) error {
 	fmt.Fprintf(&s, "set terminal %s\nset termoption noenhanced\nset output %q\n", term, path)
 	fmt.Fprintf(&s, "set title %q\n", plotTitle(res))
 	fmt.Fprintf(&s, "set xlabel 'frame size (bytes)'\nset ylabel 'thousand frames/s'\n")
-	fmt.Fprintf(&s, "set grid ytics\nset key top right box opaque\nset yrange [0:*]\nset xrange [0:1600]\n")
+	ymax := 0.0
+	for _, x := range ss {
+		for _, v := range x.fps {
+			ymax = max(ymax, v/1e3)
+		}
+	}
+	fmt.Fprintf(&s, "set grid ytics\nset key outside below horizontal box\nset yrange [0:%g]\nset xrange [0:1600]\n", 1.12*ymax)
 	var tics []string
 	for _, size := range res.sizes {
 		tics = append(tics, fmt.Sprint(size))
@@ -95,9 +103,10 @@ func gnuplot(gp, term string, res *results, ss []series, path string) error {
 	var plots []string
 	for i, x := range ss {
 		c := fmt.Sprintf("#%02x%02x%02x", x.rgb.R, x.rgb.G, x.rgb.B)
-		plots = append(plots,
-			fmt.Sprintf("$data using 1:%d with linespoints lw 2 pt 7 ps 1.2 lc rgb %q title %q", i+2, c, x.name),
-			fmt.Sprintf("$data using 1:%d:(sprintf('%%.0f', $%d)) with labels offset 0,1 tc rgb %q notitle", i+2, i+2, c))
+		plots = append(plots, fmt.Sprintf("$data using 1:%d with linespoints lw 2 pt 7 ps 1.2 lc rgb %q title %q", i+2, c, x.name))
+		if x.labels {
+			plots = append(plots, fmt.Sprintf("$data using 1:%d:(sprintf('%%.0f', $%d)) with labels offset 0,1 tc rgb %q notitle", i+2, i+2, c))
+		}
 	}
 	fmt.Fprintf(&s, "plot %s\n", strings.Join(plots, ", \\\n  "))
 	cmd := exec.Command(gp)
@@ -212,8 +221,9 @@ func drawPNG(res *results, ss []series, path string) error {
 				c.line(px(float64(res.sizes[i-1])), py(s.fps[i-1]/1e3), x, y, 3, s.rgb)
 			}
 			c.rect(x-5, y-5, x+6, y+6, s.rgb)
-			label := fmt.Sprintf("%.0f", s.fps[i]/1e3)
-			c.text(x+8, y-18, 2, label, s.rgb)
+			if s.labels {
+				c.text(x+8, y-18, 2, fmt.Sprintf("%.0f", s.fps[i]/1e3), s.rgb)
+			}
 		}
 	}
 	// Legend, top right.

@@ -14,7 +14,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// relayEnv, when set to "A,PEER_A,B,PEER_B[,connect]", makes this
+// relayEnv, when set to "PATH,listen", makes this program the
+// listener-style relay (see runListenRelay). When set to
+// "A,PEER_A,B,PEER_B[,connect]", it makes this
 // program the bare relay: sockets bound at A and B and connected to
 // PEER_A and PEER_B, each datagram read on A sent to PEER_B from B and each
 // read on B sent to PEER_A from A, with recvmmsg and sendmmsg batches of 64
@@ -33,6 +35,9 @@ const relayEnv = "L2FABRIC_BENCH_RELAY"
 
 func runRelay(spec string) error {
 	p := strings.Split(spec, ",")
+	if len(p) == 2 && p[1] == "listen" {
+		return runListenRelay(p[0])
+	}
 	if len(p) != 4 && !(len(p) == 5 && p[4] == "connect") {
 		return fmt.Errorf("%s=%q: want A,PEER_A,B,PEER_B[,connect]", relayEnv, spec)
 	}
@@ -118,6 +123,104 @@ func relayLoop(in, out int) error {
 				continue
 			case errors.Is(errno, unix.ECONNREFUSED), errors.Is(errno, unix.ENOENT):
 				sent = n // no peer: drop
+			case errno != 0:
+				return fmt.Errorf("relay: sendmmsg: %w", errno)
+			default:
+				sent += int(r)
+			}
+		}
+	}
+}
+
+// runListenRelay is the relay for vfkit-style endpoints: one socket bound
+// at path that both endpoints connect to (each first sending a VFKT
+// hello), every datagram from one sent to the other's address with
+// sendmmsg from that same socket, as l2fabric's listener does, blocking
+// while the receiver is full. Datagrams before both endpoints are known
+// are dropped.
+func runListenRelay(path string) error {
+	fd, err := relaySocket(path)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(path)
+	errs := make(chan error, 1)
+	go func() { errs <- listenRelayLoop(fd) }()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	fmt.Println("ready")
+	select {
+	case <-sig:
+		return nil
+	case err := <-errs:
+		return err
+	}
+}
+
+func listenRelayLoop(fd int) error {
+	bufs := make([][]byte, batch)
+	for i := range bufs {
+		bufs[i] = make([]byte, 65536)
+	}
+	rh := make([]mmsghdr, batch)
+	ri := make([]unix.Iovec, batch)
+	from := make([]sockaddr, batch)
+	sh := make([]mmsghdr, batch)
+	si := make([]unix.Iovec, batch)
+	var peers [2]sockaddr
+	known := 0
+	for i := range rh {
+		ri[i].Base = &bufs[i][0]
+		rh[i].hdr.Iov = &ri[i]
+		rh[i].hdr.SetIovlen(1)
+		sh[i].hdr.Iov = &si[i]
+		sh[i].hdr.SetIovlen(1)
+	}
+	same := func(a, b *sockaddr) bool { return a.len == b.len && a.raw.Path == b.raw.Path }
+	for {
+		for i := range rh {
+			ri[i].SetLen(len(bufs[i]))
+			rh[i].hdr.Name = (*byte)(unsafe.Pointer(&from[i].raw))
+			rh[i].hdr.Namelen = uint32(unsafe.Sizeof(from[i].raw))
+		}
+		r, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&rh[0])), batch, unix.MSG_WAITFORONE, 0, 0)
+		if errno == unix.EINTR {
+			continue
+		}
+		if errno != 0 {
+			return fmt.Errorf("relay: recvmmsg: %w", errno)
+		}
+		n := 0
+		for i := 0; i < int(r); i++ {
+			from[i].len = rh[i].hdr.Namelen
+			src := -1
+			for j := 0; j < known; j++ {
+				if same(&peers[j], &from[i]) {
+					src = j
+				}
+			}
+			if src < 0 && known < 2 {
+				peers[known] = from[i]
+				src = known
+				known++
+			}
+			if src < 0 || known < 2 || rh[i].n == 4 { // a third sender, the other unknown, or a hello
+				continue
+			}
+			dst := &peers[1-src]
+			si[n].Base = &bufs[i][0]
+			si[n].SetLen(int(rh[i].n))
+			sh[n].hdr.Name = (*byte)(unsafe.Pointer(&dst.raw))
+			sh[n].hdr.Namelen = dst.len
+			n++
+		}
+		for sent := 0; sent < n; {
+			r, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&sh[sent])), uintptr(n-sent), 0, 0, 0)
+			switch {
+			case errno == unix.EINTR:
+				continue
+			case errors.Is(errno, unix.ECONNREFUSED), errors.Is(errno, unix.ENOENT):
+				sent = n
 			case errno != 0:
 				return fmt.Errorf("relay: sendmmsg: %w", errno)
 			default:

@@ -24,14 +24,15 @@ const (
 	vde                     // vde_switch, endpoints plugged in with the plug protocol
 	relay                   // no switch: two sockets relayed to each other, the endpoints sending unconnected as qemu
 	relayConn               // the same with connected socket pairs, as VDE and socketpairs
+	relayListen             // no switch: one socket both endpoints connect to, as l2fabric's listener
 )
 
 // allKinds are the switches and attach styles measured, in report order.
-var allKinds = []kind{l2fPeer, l2fListener, l2fPair, vde, relay, relayConn}
+var allKinds = []kind{l2fPeer, l2fListener, l2fPair, vde, relay, relayConn, relayListen}
 
 // name is the kind's name for -only.
 func (k kind) name() string {
-	return [...]string{"peer", "listener", "pair", "vde", "relay", "relay-conn"}[k]
+	return [...]string{"peer", "listener", "pair", "vde", "relay", "relay-conn", "relay-listen"}[k]
 }
 
 func kindNames() []string {
@@ -63,8 +64,10 @@ func (k kind) String() string {
 		return "vde_switch"
 	case relay:
 		return "relay (qemu-style)"
-	default:
+	case relayConn:
 		return "relay (connected pairs)"
+	default:
+		return "relay (vfkit-style)"
 	}
 }
 
@@ -167,7 +170,7 @@ func (e *env) start(k kind, nrecv, nidle int) (*topo, error) {
 		err = e.startL2fabric(t)
 	case vde:
 		err = e.startVDE(t)
-	case relay, relayConn:
+	case relay, relayConn, relayListen:
 		if nrecv != 1 || nidle != 0 {
 			err = errors.New("the relay connects exactly two endpoints")
 		} else {
@@ -288,10 +291,14 @@ func (t *topo) l2fCounters() (fabric.Counters, error) {
 
 // startRelay runs this program as a relay between two sockets connected to
 // the endpoints, as l2fabric's peer-mode sockets are, the endpoints sending
-// to it unconnected as qemu does (relay) or connected back (relayConn).
+// to it unconnected as qemu does (relay) or connected back (relayConn), or
+// as a relay on one socket both endpoints connect to (relayListen).
 func (e *env) startRelay(t *topo) error {
 	a, b := filepath.Join(t.dir, "s0.sock"), filepath.Join(t.dir, "s1.sock")
 	spec := strings.Join([]string{a, t.eps[0].path, b, t.eps[1].path}, ",")
+	if t.kind == relayListen {
+		spec = a + ",listen"
+	}
 	if t.kind == relayConn {
 		spec += ",connect"
 	}
@@ -311,11 +318,22 @@ func (e *env) startRelay(t *topo) error {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if t.kind == relayConn {
+	switch t.kind {
+	case relayConn:
 		if err := t.eps[0].connect(a); err != nil {
 			return err
 		}
 		return t.eps[1].connect(b)
+	case relayListen:
+		for _, ep := range t.eps {
+			if err := ep.connect(a); err != nil {
+				return err
+			}
+			if err := ep.sendAll([][]byte{[]byte("VFKT")}, time.Now().Add(time.Second)); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	if err := t.eps[0].sendTo(a); err != nil {
 		return err
