@@ -20,12 +20,12 @@ type series struct {
 	name   string
 	fps    []float64
 	rgb    color.RGBA
-	labels bool // print each point's value
+	labels int // print each point's value: above (1), below (-1), or not (0)
 }
 
 func plotSeries(res *results) []series {
 	var ss []series
-	add := func(k kind, rgb color.RGBA, labels bool) {
+	add := func(k kind, rgb color.RGBA, labels int) {
 		rs, ok := res.unicast[k]
 		if !ok {
 			return
@@ -38,11 +38,11 @@ func plotSeries(res *results) []series {
 	}
 	// l2fabric in each attach style, vde_switch, and the limit: the relay
 	// over connected pairs (the other relays are in the report's table).
-	add(l2fPair, color.RGBA{0x1f, 0x77, 0xb4, 0xff}, true)
-	add(l2fPeer, color.RGBA{0x2c, 0xa0, 0x2c, 0xff}, false)
-	add(l2fListener, color.RGBA{0x94, 0x67, 0xbd, 0xff}, false)
-	add(vde, color.RGBA{0xff, 0x7f, 0x0e, 0xff}, true)
-	add(relayConn, color.RGBA{0x66, 0x66, 0x66, 0xff}, true)
+	add(l2fPair, color.RGBA{0x1f, 0x77, 0xb4, 0xff}, 1)
+	add(l2fPeer, color.RGBA{0x2c, 0xa0, 0x2c, 0xff}, 0)
+	add(l2fListener, color.RGBA{0x94, 0x67, 0xbd, 0xff}, 0)
+	add(vde, color.RGBA{0xff, 0x7f, 0x0e, 0xff}, 1)
+	add(relayConn, color.RGBA{0x66, 0x66, 0x66, 0xff}, -1)
 	return ss
 }
 
@@ -94,7 +94,7 @@ func gnuplot(gp, term string, res *results, ss []series, path string) error {
 			ymax = max(ymax, v/1e3)
 		}
 	}
-	fmt.Fprintf(&s, "set grid ytics\nset key outside below horizontal box\nset yrange [0:%g]\nset xrange [0:1600]\n", 1.12*ymax)
+	fmt.Fprintf(&s, "set grid ytics\nset key outside below horizontal box\nset bmargin 7\nset xlabel offset 0,0.3\nset yrange [0:%g]\nset xrange [0:1600]\n", 1.12*ymax)
 	var tics []string
 	for _, size := range res.sizes {
 		tics = append(tics, fmt.Sprint(size))
@@ -104,8 +104,8 @@ func gnuplot(gp, term string, res *results, ss []series, path string) error {
 	for i, x := range ss {
 		c := fmt.Sprintf("#%02x%02x%02x", x.rgb.R, x.rgb.G, x.rgb.B)
 		plots = append(plots, fmt.Sprintf("$data using 1:%d with linespoints lw 2 pt 7 ps 1.2 lc rgb %q title %q", i+2, c, x.name))
-		if x.labels {
-			plots = append(plots, fmt.Sprintf("$data using 1:%d:(sprintf('%%.0f', $%d)) with labels offset 0,1 tc rgb %q notitle", i+2, i+2, c))
+		if x.labels != 0 {
+			plots = append(plots, fmt.Sprintf("$data using 1:%d:(sprintf('%%.0f', $%d)) with labels offset 0,%d tc rgb %q notitle", i+2, i+2, x.labels, c))
 		}
 	}
 	fmt.Fprintf(&s, "plot %s\n", strings.Join(plots, ", \\\n  "))
@@ -221,8 +221,8 @@ func drawPNG(res *results, ss []series, path string) error {
 				c.line(px(float64(res.sizes[i-1])), py(s.fps[i-1]/1e3), x, y, 3, s.rgb)
 			}
 			c.rect(x-5, y-5, x+6, y+6, s.rgb)
-			if s.labels {
-				c.text(x+8, y-18, 2, fmt.Sprintf("%.0f", s.fps[i]/1e3), s.rgb)
+			if s.labels != 0 {
+				c.text(x+8, y-18+22*max(-s.labels, 0), 2, fmt.Sprintf("%.0f", s.fps[i]/1e3), s.rgb)
 			}
 		}
 	}
