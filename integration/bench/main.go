@@ -265,7 +265,7 @@ func run(dur time.Duration, outPath, pngPath string, skipVDE bool, only []kind) 
 	// the machine's drift from one measurement to the next does not pass
 	// for an effect of the idle ports; the medians are compared.
 	for _, k := range kinds {
-		if k == relay || k == relayConn || k == relayListen {
+		if k.isRelay() {
 			continue
 		}
 		two, err := startTopo(&e, k, 1, 0)
@@ -299,7 +299,7 @@ func run(dur time.Duration, outPath, pngPath string, skipVDE bool, only []kind) 
 
 	// 3: broadcast to every other port.
 	for _, k := range kinds {
-		if k == relay || k == relayConn || k == relayListen {
+		if k.isRelay() {
 			continue
 		}
 		t, err := startTopo(&e, k, bcastPorts-1, 0)

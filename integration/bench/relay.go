@@ -57,9 +57,16 @@ func runRelay(spec string) error {
 	if err := unix.Connect(b, &unix.SockaddrUnix{Name: p[3]}); err != nil {
 		return fmt.Errorf("relay: connecting to %s: %w", p[3], err)
 	}
-	errs := make(chan error, 2)
-	go func() { errs <- relayLoop(a, b) }()
-	go func() { errs <- relayLoop(b, a) }()
+	return serveRelay(func() error { return relayLoop(a, b) }, func() error { return relayLoop(b, a) })
+}
+
+// serveRelay runs loops, says "ready", and returns at SIGTERM or SIGINT
+// (nil) or when a loop fails (its error).
+func serveRelay(loops ...func() error) error {
+	errs := make(chan error, len(loops))
+	for _, loop := range loops {
+		go func() { errs <- loop() }()
+	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	fmt.Println("ready")
@@ -69,6 +76,26 @@ func runRelay(spec string) error {
 	case err := <-errs:
 		return err
 	}
+}
+
+// sendAll sends the n datagrams of hdrs on fd with sendmmsg, blocking
+// while the receiver is full; datagrams for a peer that is gone are
+// dropped.
+func sendAll(fd int, hdrs []mmsghdr, n int) error {
+	for sent := 0; sent < n; {
+		r, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&hdrs[sent])), uintptr(n-sent), 0, 0, 0)
+		switch {
+		case errno == unix.EINTR:
+			continue
+		case errors.Is(errno, unix.ECONNREFUSED), errors.Is(errno, unix.ENOENT):
+			sent = n // no peer: drop
+		case errno != 0:
+			return fmt.Errorf("relay: sendmmsg: %w", errno)
+		default:
+			sent += int(r)
+		}
+	}
+	return nil
 }
 
 func relaySocket(path string) (int, error) {
@@ -116,18 +143,8 @@ func relayLoop(in, out int) error {
 		for i := 0; i < n; i++ {
 			si[i].SetLen(int(rh[i].n))
 		}
-		for sent := 0; sent < n; {
-			r, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(out), uintptr(unsafe.Pointer(&sh[sent])), uintptr(n-sent), 0, 0, 0)
-			switch {
-			case errno == unix.EINTR:
-				continue
-			case errors.Is(errno, unix.ECONNREFUSED), errors.Is(errno, unix.ENOENT):
-				sent = n // no peer: drop
-			case errno != 0:
-				return fmt.Errorf("relay: sendmmsg: %w", errno)
-			default:
-				sent += int(r)
-			}
+		if err := sendAll(out, sh, n); err != nil {
+			return err
 		}
 	}
 }
@@ -144,17 +161,7 @@ func runListenRelay(path string) error {
 		return err
 	}
 	defer os.Remove(path)
-	errs := make(chan error, 1)
-	go func() { errs <- listenRelayLoop(fd) }()
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-	fmt.Println("ready")
-	select {
-	case <-sig:
-		return nil
-	case err := <-errs:
-		return err
-	}
+	return serveRelay(func() error { return listenRelayLoop(fd) })
 }
 
 func listenRelayLoop(fd int) error {
@@ -214,18 +221,8 @@ func listenRelayLoop(fd int) error {
 			sh[n].hdr.Namelen = dst.len
 			n++
 		}
-		for sent := 0; sent < n; {
-			r, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&sh[sent])), uintptr(n-sent), 0, 0, 0)
-			switch {
-			case errno == unix.EINTR:
-				continue
-			case errors.Is(errno, unix.ECONNREFUSED), errors.Is(errno, unix.ENOENT):
-				sent = n
-			case errno != 0:
-				return fmt.Errorf("relay: sendmmsg: %w", errno)
-			default:
-				sent += int(r)
-			}
+		if err := sendAll(fd, sh, n); err != nil {
+			return err
 		}
 	}
 }

@@ -30,6 +30,9 @@ const (
 // allKinds are the switches and attach styles measured, in report order.
 var allKinds = []kind{l2fPeer, l2fListener, l2fPair, vde, relay, relayConn, relayListen}
 
+// isRelay reports whether k is a bare relay (two endpoints, no switching).
+func (k kind) isRelay() bool { return k == relay || k == relayConn || k == relayListen }
+
 // name is the kind's name for -only.
 func (k kind) name() string {
 	return [...]string{"peer", "listener", "pair", "vde", "relay", "relay-conn", "relay-listen"}[k]
