@@ -4,6 +4,8 @@
 //
 // A reader looking for the architecture finds it here:
 //   - port.go: the Port interface every backend implements, and PortConfig.
+//   - wrap.go: Wrap, for a port built on another without hiding its
+//     optional interfaces.
 //   - forward.go: the forwarding decision, one batch of frames at a time.
 //   - txqueue.go: the bounded per-port transmit queue that keeps a slow port
 //     from stalling the others.
