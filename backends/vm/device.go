@@ -205,7 +205,7 @@ func (r *registry) open(ctx context.Context, s fabric.Spec, cfg fabric.PortConfi
 			return nil, err
 		}
 	}
-	if err := d.attach(ctx, o.nic, cfg, host); err != nil {
+	if err := d.attach(o.nic, cfg, host); err != nil {
 		if created {
 			d.Close()
 		}
@@ -228,11 +228,11 @@ func (r *registry) remove(d *vmDevice) {
 
 // nicSocket is one NIC's socketpair: the VM's end, handed to the
 // hypervisor on every boot, and the fabric's end, of which each port
-// attached to the NIC gets a duplicate. Both live as long as the device,
-// so that neither end ever sees its peer gone.
+// attached to the NIC gets a duplicate (dgram.NewPort makes it). Both live
+// as long as the device, so that neither end ever sees its peer gone.
 type nicSocket struct {
-	vm       *os.File
-	fabricFD int
+	vm     *os.File
+	fabric *os.File
 }
 
 func newNICSocket(vmName string, index int) (*nicSocket, error) {
@@ -244,7 +244,10 @@ func newNICSocket(vmName string, index int) (*nicSocket, error) {
 		unix.CloseOnExec(fd)
 		setBuffers(fd)
 	}
-	return &nicSocket{fabricFD: fds[0], vm: os.NewFile(uintptr(fds[1]), fmt.Sprintf("vm-%s-nic%d", vmName, index))}, nil
+	return &nicSocket{
+		fabric: os.NewFile(uintptr(fds[0]), fmt.Sprintf("NIC %d of VM %s", index, vmName)),
+		vm:     os.NewFile(uintptr(fds[1]), fmt.Sprintf("vm-%s-nic%d", vmName, index)),
+	}, nil
 }
 
 // setBuffers sizes a socket's buffers as vfkit does. The kernel may grant
@@ -270,7 +273,7 @@ func (s *nicSocket) drain() {
 
 func (s *nicSocket) close() {
 	s.vm.Close()
-	unix.Close(s.fabricFD)
+	s.fabric.Close()
 }
 
 // vmDevice is one VM: its sockets, the machine currently booted, and the
@@ -552,10 +555,10 @@ func (d *vmDevice) claim(nic int) (int, error) {
 	return 0, fmt.Errorf("all %d NICs of VM %s are attached (add a nic= line to %s for another)", len(d.def.NICs), d.def.Name, d.def.Source)
 }
 
-// attach attaches NIC nic (or the next free one) as a port: a duplicate of
-// the fabric's end of its socketpair, opened by the dgram backend as
-// dgram:fd=N and wrapped to follow the VM's state.
-func (d *vmDevice) attach(ctx context.Context, nic int, cfg fabric.PortConfig, host fabric.Host) error {
+// attach attaches NIC nic (or the next free one) as a port: a dgram port
+// on a duplicate of the fabric's end of its socketpair, wrapped so that
+// its link follows the VM's state.
+func (d *vmDevice) attach(nic int, cfg fabric.PortConfig, host fabric.Host) error {
 	idx, err := d.claim(nic)
 	if err != nil {
 		return err
@@ -570,29 +573,30 @@ func (d *vmDevice) attach(ctx context.Context, nic int, cfg fabric.PortConfig, h
 		d.unclaim(idx)
 		return fmt.Errorf("mtu %d is larger than the MTU %d of NIC %d of VM %s", cfg.MTU, d.def.NICs[idx].MTU, idx, d.def.Name)
 	}
-	fd, err := unix.Dup(d.nics[idx].fabricFD)
+	cfg.Kind = "vm"
+	cfg.Device = d.def.Name
+	cfg.Info = fmt.Sprintf("vm %s nic %d, mac %s", d.def.Name, idx, d.def.NICs[idx].MAC)
+	sock, err := dgram.NewPort(d.nics[idx].fabric)
 	if err != nil {
-		d.unclaim(idx)
-		return fmt.Errorf("duplicating the socket of NIC %d: %w", idx, err)
-	}
-	unix.CloseOnExec(fd)
-	spec, err := fabric.ParseSpec("dgram:fd=" + strconv.Itoa(fd))
-	if err != nil {
-		unix.Close(fd)
 		d.unclaim(idx)
 		return err
 	}
-	ch := &captureHost{Host: host, d: d, nic: idx}
-	// From here on the dgram backend owns fd: it closes it on failure.
-	if _, err := dgram.Kind().Open(ctx, spec, cfg, ch); err != nil {
-		if ch.port == nil {
-			d.unclaim(idx)
-		}
+	np := &nicPort{sock: sock, d: d, nic: idx, name: cfg.Name, host: host, link: fabric.NewLinkState()}
+	port, err := fabric.Wrap(sock, fabric.Hooks{Close: np.close, LinkEvents: np.link.LinkEvents})
+	if err != nil {
+		sock.Close()
+		d.unclaim(idx)
 		return err
 	}
-	if ch.port == nil {
-		d.unclaim(idx)
-		return errors.New("internal error: the dgram backend attached no port")
+	d.mu.Lock()
+	d.ports[idx] = np
+	if !d.up {
+		np.send(fabric.LinkEvent{Up: false, Reason: d.reason})
+	}
+	d.mu.Unlock()
+	if err := host.Attach(port, cfg); err != nil {
+		port.Close() // frees the NIC
+		return err
 	}
 	return nil
 }
@@ -601,36 +605,6 @@ func (d *vmDevice) unclaim(nic int) {
 	d.mu.Lock()
 	delete(d.claimed, nic)
 	d.mu.Unlock()
-}
-
-// captureHost is the Host the dgram backend attaches a NIC's port
-// through: it wraps the port so that it follows the VM's state, and
-// describes it as a vm port.
-type captureHost struct {
-	fabric.Host
-	d    *vmDevice
-	nic  int
-	port *nicPort
-}
-
-func (c *captureHost) Attach(p fabric.Port, cfg fabric.PortConfig) error {
-	d := c.d
-	cfg.Kind = "vm"
-	cfg.Device = d.def.Name
-	cfg.Info = fmt.Sprintf("vm %s nic %d, mac %s", d.def.Name, c.nic, d.def.NICs[c.nic].MAC)
-	np := &nicPort{Port: p, d: d, nic: c.nic, name: cfg.Name, host: c.Host, link: fabric.NewLinkState()}
-	d.mu.Lock()
-	d.ports[c.nic] = np
-	if !d.up {
-		np.send(fabric.LinkEvent{Up: false, Reason: d.reason})
-	}
-	d.mu.Unlock()
-	if err := c.Host.Attach(np, cfg); err != nil {
-		d.release(np) // the dgram backend closes p
-		return err
-	}
-	c.port = np
-	return nil
 }
 
 // release forgets a port whose Close was called, or whose attach failed,
@@ -645,10 +619,11 @@ func (d *vmDevice) release(p *nicPort) {
 	p.link.Close()
 }
 
-// nicPort is the port of one NIC: the dgram backend's port on a duplicate
-// of the fabric's end of the NIC's socketpair, whose link follows the VM.
+// nicPort is what the device keeps of the port of one NIC: the dgram port
+// on the NIC's socket, and the link state that follows the VM. The port
+// the fabric sees is sock wrapped (fabric.Wrap) with LinkEvents and close.
 type nicPort struct {
-	fabric.Port
+	sock fabric.Port
 	d    *vmDevice
 	nic  int
 	name string
@@ -656,14 +631,9 @@ type nicPort struct {
 	link *fabric.LinkState
 }
 
-var _ fabric.Linker = (*nicPort)(nil)
-
-// LinkEvents reports the VM stopping, failing and running again.
-func (p *nicPort) LinkEvents() <-chan fabric.LinkEvent { return p.link.LinkEvents() }
-
-// Close closes the port's socket; the NIC can be attached again.
-func (p *nicPort) Close() error {
-	err := p.Port.Close()
+// close closes the port's socket; the NIC can be attached again.
+func (p *nicPort) close() error {
+	err := p.sock.Close()
 	p.d.release(p)
 	return err
 }
