@@ -2,13 +2,28 @@
 // learns where each MAC address lives, and forwards every frame to the one
 // port that should see it, or floods it to its VLAN.
 //
-// A reader looking for the architecture finds it here:
-//   - port.go: the Port interface every backend implements, and PortConfig.
+// A reader looking for the architecture finds it here, one concern a file:
+//   - port.go: the Port interface every backend implements, its optional
+//     interfaces, and PortConfig.
+//   - kinds.go: port kinds (Kind, Kinds), what their Open returns, the
+//     Attacher a device's ports come and go through, and Device.
+//   - spec.go: the KIND:ARG[,KEY=VALUE]... port specification, and VLAN
+//     lists.
+//   - fabric.go: Config and FlowControl, New, Run and shutdown.
+//   - attach.go: attaching and detaching ports, and opening and closing
+//     devices.
+//   - portset.go: the fabric's state for a port, and the immutable set of
+//     attached ports the forwarding path reads without locks.
+//   - portio.go: each port's reader, writer and link-state goroutines, and
+//     transmission through the backend.
 //   - forward.go: the forwarding decision, one batch of frames at a time.
-//   - txqueue.go: the bounded per-port transmit queue that keeps a slow port
-//     from stalling the others.
-//   - fabric.go: attaching and detaching ports and devices, aging, shutdown.
-//   - spec.go: the KIND:ARG[,KEY=VALUE]... port specification.
+//   - txqueue.go: the bounded per-port transmit queue, a flowq.Queue that
+//     keeps a slow port from stalling the others (package flowq states the
+//     flow-control policy).
+//   - entries.go: static entries, and deleting and flushing entries.
+//   - filters.go: telling AddressFilter ports which MACs live elsewhere.
+//   - dumps.go: Ports, Entries and Stats, for the control socket.
+//   - counters.go, linkstate.go: per-port counters, and a ready-made Linker.
 //
 // The learning table is package fdb, frame views are package frames, and
 // each port kind is a package under backends/.
