@@ -2,6 +2,7 @@ package fabric
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/l2fabric/l2fabric/fabric/flowq"
@@ -171,52 +172,55 @@ func frameLen(fr frames.Frame, h offload.Header) int {
 // untagged with its header and VLAN, or counts why it was dropped.
 func (f *Fabric) admit(p *port, fr frames.Frame, h offload.Header) (frames.Frame, offload.Header, uint16, bool) {
 	if !fr.Valid() {
-		p.c.runt.Add(1)
-		return nil, h, 0, false
+		return f.drop(p, &p.c.runt, "runt", fr)
 	}
 	length := frameLen(fr, h)
 	vlan := p.VLAN
 	if fr.Tagged() {
 		if !p.trunk {
-			p.c.taggedOnAccess.Add(1)
-			return nil, h, 0, false
+			return f.drop(p, &p.c.taggedOnAccess, "tagged_on_access", fr)
 		}
 		if length > p.maxLen+frames.TagLen {
-			p.c.oversize.Add(1)
-			return nil, h, 0, false
+			return f.drop(p, &p.c.oversize, "oversize", fr)
 		}
 		if vid := fr.VLAN(); vid != 0 { // VID 0 is a priority tag: native VLAN
 			vlan = vid
 		}
 		if vlan == 0 || !p.member(vlan) {
-			p.c.vlan.Add(1)
-			return nil, h, 0, false
+			return f.drop(p, &p.c.vlan, "vlan", fr)
 		}
 		fr = fr.PopTag()
 		h = h.Shift(-frames.TagLen)
 	} else {
 		if length > p.maxLen {
-			p.c.oversize.Add(1)
-			return nil, h, 0, false
+			return f.drop(p, &p.c.oversize, "oversize", fr)
 		}
-		if vlan == 0 {
-			p.c.vlan.Add(1) // untagged on a trunk without a native VLAN
-			return nil, h, 0, false
+		if vlan == 0 { // untagged on a trunk without a native VLAN
+			return f.drop(p, &p.c.vlan, "vlan", fr)
 		}
 	}
 	src := fr.Source()
 	switch {
 	case !p.MAC.IsZero() && src != p.MAC:
-		p.c.spoofed.Add(1)
-		return nil, h, 0, false
+		return f.drop(p, &p.c.spoofed, "spoofed", fr)
 	case !src.IsUnicast():
-		p.c.badSource.Add(1)
-		return nil, h, 0, false
+		return f.drop(p, &p.c.badSource, "bad_source", fr)
 	case fr.Destination().IsLinkLocal():
-		p.c.linkLocal.Add(1)
-		return nil, h, 0, false
+		return f.drop(p, &p.c.linkLocal, "link_local", fr)
 	}
 	return fr, h, vlan, true
+}
+
+// drop counts a frame admit refuses, and with trace logging on logs it
+// decoded, so that a user can see what a port sends that the fabric drops
+// (reason is the counter's name, without drop_). Nothing is decoded or
+// logged otherwise.
+func (f *Fabric) drop(p *port, c *atomic.Uint64, reason string, fr frames.Frame) (frames.Frame, offload.Header, uint16, bool) {
+	c.Add(1)
+	if f.log.IsTrace() {
+		f.log.Trace("frame dropped", "port", p.Name, "reason", reason, "frame", fr.Describe())
+	}
+	return nil, offload.Header{}, 0, false
 }
 
 // send queues frames idx of b for transmission on q, dropping and counting
