@@ -23,6 +23,7 @@ type batch struct {
 	out    []egress         // frames per egress port
 	segs   [][]byte         // scratch for Segment's output slices
 	segLen []int
+	slots  []*txSlot // the queue slots segs are in
 
 	// hold is how much longer this batch may wait for room in full
 	// queues (see package flowq).
@@ -268,20 +269,20 @@ func (q *port) send(b *batch, idx []int) {
 			continue
 		}
 		if tag {
-			frames.AppendTagged(s[:0], fr, vlan)
+			frames.AppendTagged(s.buf[:0], fr, vlan)
 			h = h.Shift(frames.TagLen)
 		} else {
-			copy(s, fr)
+			copy(s.buf, fr)
 		}
 		if q.gso == nil && h.Flags&offload.FlagNeedsCsum != 0 {
-			if offload.CompleteChecksum(h, s) != nil {
+			if offload.CompleteChecksum(h, s.buf) != nil {
 				q.tx.cancel()
 				bad++
 				continue
 			}
 			h = offload.Header{}
 		}
-		q.tx.set(0, len(s), h)
+		s.hdr = h
 		q.tx.commit(1)
 	}
 	q.tx.unlock()
@@ -316,22 +317,24 @@ func (q *port) segment(b *batch, fr frames.Frame, h offload.Header, vlan uint16,
 		return segNoRoom // never fits: a queue shorter than the super-frame
 	}
 	segLen := offload.MaxSegmentLen(h, len(fr)) + frames.TagLen
-	b.segs, b.segLen = b.segs[:0], b.segLen[:0]
+	b.segs, b.segLen, b.slots = b.segs[:0], b.segLen[:0], b.slots[:0]
 	for len(b.segs) < need {
 		s := q.tx.reserve(segLen)
 		if s == nil {
-			b.segs, b.segLen = b.segs[:0], b.segLen[:0]
+			b.segs, b.segLen, b.slots = b.segs[:0], b.segLen[:0], b.slots[:0]
 			if !q.tx.waitRoom(b.hold) { // gives back what was reserved
 				return segNoRoom
 			}
 			continue
 		}
-		b.segs = append(b.segs, s[:segLen-frames.TagLen])
+		b.segs = append(b.segs, s.buf[:segLen-frames.TagLen])
 		b.segLen = append(b.segLen, 0)
+		b.slots = append(b.slots, s)
 	}
 	n, err := offload.Segment(h, fr, b.segs, b.segLen)
 	if err != nil {
 		q.tx.cancel()
+		clear(b.slots)
 		return segFailed
 	}
 	for j := 0; j < n; j++ {
@@ -339,9 +342,10 @@ func (q *port) segment(b *batch, fr frames.Frame, h offload.Header, vlan uint16,
 		if tag {
 			size = frames.InsertTag(b.segs[j][:size+frames.TagLen], size, frames.EtherTypeVLAN, vlan)
 		}
-		q.tx.set(j, size, offload.Header{})
+		b.slots[j].buf = b.slots[j].buf[:size]
 	}
 	q.tx.commit(n)
+	clear(b.slots) // hold no pointers into q's queue
 	return segOK
 }
 

@@ -20,8 +20,9 @@ const (
 
 // txSlot is one frame in a transmit queue.
 type txSlot struct {
-	buf []byte
-	hdr offload.Header
+	buf     []byte
+	hdr     offload.Header
+	charged int // bytes counted against maxQueueBytes for it
 }
 
 // txQueue is a port's bounded transmit queue: a flowq.Queue of frame
@@ -41,8 +42,9 @@ type txSlot struct {
 // reserve, commit and waitRoom calls; the writer calls take and release.
 type txQueue struct {
 	q        *flowq.Queue[txSlot]
-	bytes    int // bytes queued
-	reserved int // bytes of slots reserved and not committed
+	bytes    int // bytes charged for the slots queued
+	reserved int // bytes charged for the slots reserved and not committed
+	nres     int // slots reserved and not committed
 	taken    int // slots of the last take
 	jumbo    [][]byte
 }
@@ -57,10 +59,12 @@ func (t *txQueue) unlock() { t.q.Unlock() }
 // capacity returns the queue's length in frames.
 func (t *txQueue) capacity() int { return t.q.Cap() }
 
-// reserve returns the next free slot's buffer with a length of n, or nil
-// when the queue is full (in frames or in bytes). Successive calls reserve
-// successive slots; commit queues them, cancel gives them back.
-func (t *txQueue) reserve(n int) []byte {
+// reserve returns the next free slot, its buffer n bytes long, or nil when
+// the queue is full (in frames or in bytes). The caller fills the buffer,
+// shortening it to the frame's length, and sets the frame's header.
+// Successive calls reserve successive slots; commit queues them, cancel
+// gives them back.
+func (t *txQueue) reserve(n int) *txSlot {
 	if t.bytes+t.reserved+n > maxQueueBytes {
 		return nil
 	}
@@ -80,31 +84,30 @@ func (t *txQueue) reserve(n int) []byte {
 		}
 	}
 	s.buf = s.buf[:n]
+	s.hdr = offload.Header{}
+	s.charged = n
 	t.reserved += n
-	return s.buf
+	t.nres++
+	return s
 }
 
-// set records the length and header of the i-th reserved frame.
-func (t *txQueue) set(i, n int, h offload.Header) {
-	s := t.q.Reserved(i)
-	s.buf = s.buf[:n]
-	s.hdr = h
-}
-
-// commit queues the first n reserved frames, with the lengths and headers
-// given to set (or their reserved lengths and an empty header), and gives
-// back the other reservations.
+// commit queues the first n reserved frames and gives back the other
+// reservations.
 func (t *txQueue) commit(n int) {
-	for i := 0; i < n; i++ {
-		t.bytes += len(t.q.Reserved(i).buf)
+	if n == t.nres {
+		t.bytes += t.reserved
+	} else {
+		for i := 0; i < n; i++ {
+			t.bytes += t.q.Reserved(i).charged
+		}
 	}
-	t.reserved = 0
+	t.reserved, t.nres = 0, 0
 	t.q.Commit(n)
 }
 
 // cancel gives back the reserved slots.
 func (t *txQueue) cancel() {
-	t.reserved = 0
+	t.reserved, t.nres = 0, 0
 	t.q.Cancel()
 }
 
@@ -112,7 +115,7 @@ func (t *txQueue) cancel() {
 // flowq), and reports whether it did: the caller then reserves again. It
 // gives back uncommitted reservations and unlocks the queue while waiting.
 func (t *txQueue) waitRoom(hold *flowq.Hold) bool {
-	t.reserved = 0
+	t.reserved, t.nres = 0, 0
 	return t.q.WaitRoom(hold)
 }
 
@@ -151,7 +154,7 @@ func (t *txQueue) release() {
 	t.q.Lock()
 	for i := 0; i < t.taken; i++ {
 		s := t.q.Taken(i)
-		t.bytes -= len(s.buf)
+		t.bytes -= s.charged
 		if cap(s.buf) > smallSlot {
 			if len(t.jumbo) < maxJumbo {
 				t.jumbo = append(t.jumbo, s.buf[:cap(s.buf)])

@@ -166,7 +166,14 @@ func (q *Queue[T]) Free() int {
 	return len(q.slots) - q.count - q.reserved
 }
 
-func (q *Queue[T]) at(i int) *T { return &q.slots[(q.head+i)%len(q.slots)] }
+// at returns the slot i places after head (0 <= i < len(q.slots)).
+func (q *Queue[T]) at(i int) *T {
+	j := q.head + i // < 2*len(q.slots): no division on the per-frame path
+	if j >= len(q.slots) {
+		j -= len(q.slots)
+	}
+	return &q.slots[j]
+}
 
 // Reserve returns the next free slot for the producer to fill, or nil when
 // the queue is full or closed. Successive calls return successive slots;
