@@ -106,14 +106,14 @@ func (sys *system) kind() fabric.Kind {
 	}
 }
 
-func (sys *system) open(_ context.Context, s fabric.Spec, cfg fabric.PortConfig, host fabric.Host) (fabric.Device, error) {
+func (sys *system) open(_ context.Context, s fabric.Spec, cfg fabric.PortConfig, a fabric.Attacher) (fabric.Opened, error) {
 	o, err := parseMacOptions(s)
 	if err != nil {
-		return nil, err
+		return fabric.Opened{}, err
 	}
-	log := host.Logger().Named("feth")
+	log := a.Logger().Named("feth")
 	if !sys.isRoot() {
-		return nil, errNeedRoot
+		return fabric.Opened{}, errNeedRoot
 	}
 	sys.cleanOnce.Do(func() {
 		sys.store.setLogger(log)
@@ -123,13 +123,13 @@ func (sys *system) open(_ context.Context, s fabric.Spec, cfg fabric.PortConfig,
 	})
 	names, err := sys.ops.interfaces()
 	if err != nil {
-		return nil, fmt.Errorf("listing interfaces: %w", err)
+		return fabric.Opened{}, fmt.Errorf("listing interfaces: %w", err)
 	}
 	if !slices.Contains(names, o.bridge) {
-		return nil, fmt.Errorf("bridge %s does not exist (%s)", o.bridge, bridgesHintMac(sys.ops))
+		return fabric.Opened{}, fmt.Errorf("bridge %s does not exist (%s)", o.bridge, bridgesHintMac(sys.ops))
 	}
 	if !isBridgeName(o.bridge) {
-		return nil, fmt.Errorf("%s is not a bridge (%s)", o.bridge, bridgesHintMac(sys.ops))
+		return fabric.Opened{}, fmt.Errorf("%s is not a bridge (%s)", o.bridge, bridgesHintMac(sys.ops))
 	}
 	mtu := cfg.MTU
 	if mtu == 0 {
@@ -138,19 +138,19 @@ func (sys *system) open(_ context.Context, s fabric.Spec, cfg fabric.PortConfig,
 		// one takes its first member's).
 		bm, err := sys.ops.mtu(o.bridge)
 		if err != nil {
-			return nil, explain("reading the MTU of "+o.bridge, err)
+			return fabric.Opened{}, explain("reading the MTU of "+o.bridge, err)
 		}
 		mtu = min(max(bm, fabric.MinMTU), fabric.MaxMTU)
 	}
 	m := &pairMaker{ops: sys.ops, store: sys.store, self: sys.self, log: log}
 	pair, err := m.createPair(o.bridge, o.dev, mtu)
 	if err != nil {
-		return nil, err
+		return fabric.Opened{}, err
 	}
 	sp, err := sys.openSwitched(pair.switched, log)
 	if err != nil {
 		m.destroyPair(pair)
-		return nil, fmt.Errorf("switching %s: %w", pair.switched, err)
+		return fabric.Opened{}, fmt.Errorf("switching %s: %w", pair.switched, err)
 	}
 	if cfg.Name == "" {
 		cfg.Name = "feth-" + o.bridge
@@ -162,13 +162,9 @@ func (sys *system) open(_ context.Context, s fabric.Spec, cfg fabric.PortConfig,
 	port, err := p.port()
 	if err != nil {
 		p.Close()
-		return nil, err
+		return fabric.Opened{}, err
 	}
-	if err := host.Attach(port, cfg); err != nil {
-		port.Close()
-		return nil, err
-	}
-	return nil, nil
+	return fabric.Opened{Port: port, Config: cfg}, nil
 }
 
 // fethPort is a feth pair seen as a port (see port): frames move through

@@ -401,7 +401,7 @@ func TestMacOpenErrors(t *testing.T) {
 	// A port name in use: the new pair goes again.
 	vm := fabrictest.New(1)
 	e.f.Attach(vm, fabric.PortConfig{Name: "feth-bridge2"})
-	if _, err := e.f.Open("feth:bridge2"); err == nil || !strings.Contains(err.Error(), "already in use") {
+	if _, err := e.f.Open("feth:bridge2"); !errors.Is(err, fabric.ErrNameInUse) {
 		t.Errorf("error %v", err)
 	}
 	if got := e.k.feths(); !slices.Equal(got, []string{"feth3"}) {
