@@ -157,6 +157,7 @@ func open(ctx context.Context, s fabric.Spec, cfg fabric.PortConfig, a fabric.At
 			return fabric.Opened{}, err
 		}
 		cfg.Info = p.local + " -> " + o.connect
+		cfg.LoopProbes = true // an uplink to a server's LAN (vmnet-helper)
 		return fabric.Opened{Port: p, Config: cfg}, nil
 	case o.peer != "":
 		if cfg.Name == "" {
@@ -167,6 +168,7 @@ func open(ctx context.Context, s fabric.Spec, cfg fabric.PortConfig, a fabric.At
 			return fabric.Opened{}, err
 		}
 		cfg.Info = o.path + " <-> " + o.peer
+		cfg.LoopProbes = true // may be an uplink to another switch
 		return fabric.Opened{Port: p, Config: cfg}, nil
 	default:
 		if cfg.Name == "" {

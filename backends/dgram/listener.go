@@ -43,11 +43,15 @@ type listener struct {
 	closeOnce     sync.Once
 	closeErr      error
 	unaddressable atomic.Uint64
+	orphaned      atomic.Uint64 // frames for a client closed before its port read them
 	warnedUnnamed atomic.Bool
 	bufLen        int
 }
 
-var _ fabric.Device = (*listener)(nil)
+var (
+	_ fabric.Device    = (*listener)(nil)
+	_ fabric.RxDropper = (*listener)(nil)
+)
 
 func listen(ctx context.Context, path string, mode os.FileMode, cfg fabric.PortConfig, a fabric.Attacher) (*listener, error) {
 	fd, err := socket()
@@ -85,6 +89,11 @@ func listen(ctx context.Context, path string, mode os.FileMode, cfg fabric.PortC
 }
 
 func (l *listener) Name() string { return l.name }
+
+// RxDropped counts the frames the listener dropped before any port had
+// them: from senders without an address to reply to, and for clients
+// detached before their port read them (a VM that sent and vanished).
+func (l *listener) RxDropped() uint64 { return l.unaddressable.Load() + l.orphaned.Load() }
 
 func (l *listener) Info() string {
 	l.mu.Lock()
@@ -131,7 +140,7 @@ func (l *listener) run() {
 			}
 			if cur == nil || cur.key != string(key) {
 				if cur != nil {
-					cur.rx.push(bufs, sizes, run, hold)
+					l.orphaned.Add(uint64(cur.rx.push(bufs, sizes, run, hold)))
 				}
 				run = run[:0]
 				l.mu.Lock()
@@ -150,7 +159,7 @@ func (l *listener) run() {
 			run = append(run, i)
 		}
 		if cur != nil {
-			cur.rx.push(bufs, sizes, run, hold)
+			l.orphaned.Add(uint64(cur.rx.push(bufs, sizes, run, hold)))
 		}
 	}
 }
@@ -289,19 +298,29 @@ func newRxQueue(n, bufLen int) *rxQueue {
 // push takes the frames bufs[i] for i in run, of lengths sizes[i],
 // replacing each bufs[i] with an empty buffer of the same length instead
 // of copying. When the queue is full it waits for room as hold allows;
-// what still does not fit is dropped and counted.
-func (r *rxQueue) push(bufs [][]byte, sizes []int, run []int, hold *flowq.Hold) {
+// what still does not fit is dropped and counted as the client's. It
+// returns how many frames it refused because the client is closed: the
+// port's counters are final then, so the caller counts those.
+func (r *rxQueue) push(bufs [][]byte, sizes []int, run []int, hold *flowq.Hold) (closed int) {
 	if len(run) == 0 {
-		return
+		return 0
 	}
 	pushed := 0
 	r.q.Lock()
-	for _, i := range run {
+	for k, i := range run {
+		if r.q.Closed() {
+			closed = len(run) - k
+			break
+		}
 		s := r.q.Reserve()
 		for s == nil && r.q.WaitRoom(hold) {
 			s = r.q.Reserve()
 		}
 		if s == nil {
+			if r.q.Closed() {
+				closed = len(run) - k
+				break
+			}
 			r.drops.Add(1)
 			continue
 		}
@@ -317,16 +336,15 @@ func (r *rxQueue) push(bufs [][]byte, sizes []int, run []int, hold *flowq.Hold) 
 	if pushed > 0 {
 		r.q.Notify()
 	}
+	return closed
 }
 
 // pop copies up to len(bufs) frames out, blocking until there is one.
+// Once the queue is closed it still hands out what it holds, so that the
+// frames of a client that sent and vanished are forwarded, then fails.
 func (r *rxQueue) pop(bufs [][]byte, sizes []int) (int, error) {
 	for {
 		r.q.Lock()
-		if r.q.Closed() {
-			r.q.Unlock()
-			return 0, os.ErrClosed
-		}
 		n := r.q.Take(len(bufs))
 		for k := 0; k < n; k++ {
 			s := r.q.Taken(k)
@@ -337,9 +355,13 @@ func (r *rxQueue) pop(bufs [][]byte, sizes []int) (int, error) {
 			}
 		}
 		r.q.Release()
+		closed := r.q.Closed()
 		r.q.Unlock()
 		if n > 0 {
 			return n, nil
+		}
+		if closed {
+			return 0, os.ErrClosed
 		}
 		<-r.q.Wake()
 	}

@@ -91,6 +91,7 @@ func openHost(s fabric.Spec, cfg fabric.PortConfig, log hclog.Logger, lookup fun
 	}
 	cfg.Kind = "host"
 	cfg.Info = o.ifname
+	cfg.LoopProbes = true // the NIC's LAN
 	p, err := openPort(o, ifi, cfg.MTU, log.Named("host").With("port", cfg.Name))
 	if err != nil {
 		return fabric.Opened{}, err

@@ -12,6 +12,7 @@
 //	l2fabric stats [--json]                                 fabric and FDB counters
 //	l2fabric attach KIND:ARG[,KEY=VALUE]...                 add a port at run time
 //	l2fabric detach NAME                                    remove a port or device
+//	l2fabric port unblock NAME                              unblock a port blocked as looped
 //	l2fabric vm create NAME --kernel PATH [flags]           define a VM for --port vm:NAME (macOS)
 //	l2fabric vm list [--json]                               list the VMs defined (macOS)
 //	l2fabric version
@@ -65,6 +66,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = attachCommand(rest, stdout)
 	case "detach":
 		err = detachCommand(rest, stdout)
+	case "port":
+		err = portCommand(rest, stdout)
 	case "vm":
 		err = vmCommand(rest, stdout)
 	case "version":
@@ -100,6 +103,7 @@ Usage:
   l2fabric stats [--json]                                 fabric and FDB counters
   l2fabric attach KIND:ARG[,KEY=VALUE]...                 add a port at run time
   l2fabric detach NAME                                    remove a port or device
+  l2fabric port unblock NAME                              unblock a port blocked as looped
   l2fabric vm create NAME --kernel PATH [flags]           define a VM for --port vm:NAME (macOS)
   l2fabric vm list [--json]                               list the VMs defined (macOS)
   l2fabric version
@@ -122,6 +126,11 @@ Options every port accepts:
   flood=on|off       receive unknown unicast (default on)
   mac=MAC            admit only this source address (anti-spoofing)
   txqueue=N          transmit queue length in frames (default 2048)
+  loop=on|off|N      loop protection; N 1-255 ranks the port: of two looped
+                     ports the lower is blocked (default 128, ties: the
+                     one attached last); off: never blocked, no probes
+  storm=PPS|off      limit broadcast, multicast and unknown unicast from
+                     the port to PPS frames/s (default: --storm)
 
 Run 'l2fabric run --help' for the daemon's flags.
 `)

@@ -28,6 +28,8 @@ type runConfig struct {
 	controlGroup string
 	fdb          fdb.Config
 	flow         fabric.FlowControl
+	noLoop       bool // --loop-detect=off
+	storm        int  // --storm
 	logLevel     hclog.Level
 	logJSON      bool
 	defaultPort  string      // the socket path of the default port, when no --port
@@ -44,6 +46,7 @@ func parseRunFlags(args []string, stderr io.Writer) (*runConfig, error) {
 		logLevel       string
 		fdbMax         int
 		hold           time.Duration
+		loopDetect     string
 	)
 	fs.StringArrayVarP(&ports, "port", "p", nil, "attach a port: KIND:ARG[,KEY=VALUE]... (repeatable; see 'l2fabric help')")
 	fs.StringArrayVar(&statics, "static", nil, "static FDB entry MAC@PORT[,vlan=N] (repeatable)")
@@ -56,6 +59,8 @@ func parseRunFlags(args []string, stderr io.Writer) (*runConfig, error) {
 	fs.IntVar(&fdbMax, "fdb-max", fdb.DefaultMaxEntries, "learning table size limit; when full the least recently used entry of the port with the most entries is evicted")
 	fs.DurationVar(&hold, "flow-hold", fabric.DefaultMaxHold, "how long a port may wait per batch for room at a busy port instead of dropping (0: never wait, drop at once)")
 	fs.DurationVar(&rc.flow.StallAfter, "flow-stall", fabric.DefaultStallAfter, "a port that has sent nothing for this long is stuck: frames for it are dropped without waiting")
+	fs.StringVar(&loopDetect, "loop-detect", "on", "loop protection: probe ports that reach a LAN, and block one of two looped ports (on|off; per port: loop=)")
+	fs.IntVar(&rc.storm, "storm", 0, "storm control for ports without storm=: broadcast, multicast and unknown-unicast frames per second a port may inject (0: no limit)")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
 	fs.BoolVar(&rc.logJSON, "log-json", false, "log as JSON lines")
 	fs.Usage = func() {
@@ -85,6 +90,14 @@ func parseRunFlags(args []string, stderr io.Writer) (*runConfig, error) {
 	rc.flow.NoWait = hold == 0
 	if rc.flow.StallAfter <= 0 || rc.flow.StallAfter > maxFlow {
 		return nil, usagef("--flow-stall %v: want a duration above 0 and up to %v, e.g. --flow-stall 10ms", rc.flow.StallAfter, maxFlow)
+	}
+	on, err := fabric.ParseBool(loopDetect)
+	if err != nil {
+		return nil, usagef("--loop-detect %q: want on or off", loopDetect)
+	}
+	rc.noLoop = !on
+	if rc.storm < 0 || rc.storm > fabric.MaxStorm {
+		return nil, usagef("--storm %d: want 0 (no limit) or frames per second up to %d, e.g. --storm 1000", rc.storm, fabric.MaxStorm)
 	}
 	lvl := hclog.LevelFromString(logLevel)
 	if lvl == hclog.NoLevel {
@@ -171,7 +184,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 		JSONFormat: rc.logJSON,
 		TimeFormat: time.RFC3339Nano,
 	})
-	f, err := fabric.New(fabric.Config{FDB: rc.fdb, FlowControl: rc.flow, Logger: log, Kinds: platformKinds(rc.vms)})
+	f, err := fabric.New(fabric.Config{FDB: rc.fdb, FlowControl: rc.flow, Logger: log, Kinds: platformKinds(rc.vms), NoLoopDetect: rc.noLoop, Storm: rc.storm})
 	if err != nil {
 		return err
 	}

@@ -85,6 +85,11 @@ type AttachResult struct {
 	Name string `json:"name"`
 }
 
+// PortArgs names the port of a port.* command (port.unblock).
+type PortArgs struct {
+	Name string `json:"name"`
+}
+
 // DetachArgs names the port or device detach removes.
 type DetachArgs struct {
 	Name string `json:"name"`

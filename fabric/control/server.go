@@ -169,7 +169,7 @@ func readLine(r *bufio.Reader) ([]byte, error) {
 }
 
 // commands lists the commands Handle knows, for error messages.
-var commands = []string{"version", "ports", "stats", "fdb.show", "fdb.add", "fdb.del", "fdb.flush", "attach", "detach"}
+var commands = []string{"version", "ports", "stats", "fdb.show", "fdb.add", "fdb.del", "fdb.flush", "attach", "detach", "port.unblock"}
 
 // Handle answers one request line. It never panics on input.
 func (s *Server) Handle(line []byte) Response {
@@ -268,6 +268,12 @@ func (s *Server) dispatch(req Request) (any, error) {
 			return nil, err
 		}
 		return struct{}{}, s.f.Detach(a.Name)
+	case "port.unblock":
+		var a PortArgs
+		if err := decodeArgs(req, &a); err != nil {
+			return nil, err
+		}
+		return struct{}{}, s.f.Unblock(a.Name)
 	}
 	cmds := append([]string(nil), commands...)
 	sort.Strings(cmds)
