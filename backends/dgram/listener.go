@@ -24,6 +24,9 @@ import (
 // the listener's demultiplexer and the fabric's reader for that client.
 const clientQueueLen = 256
 
+// maxRedeliver bounds the new ports deliver makes for one run of frames.
+const maxRedeliver = 3
+
 // listener is a bound socket that any number of VMs send to. Each distinct
 // sender address is a port of its own, named DEVICE/<its socket file name>,
 // and replies go back to that address from the same socket.
@@ -140,7 +143,7 @@ func (l *listener) run() {
 			}
 			if cur == nil || cur.key != string(key) {
 				if cur != nil {
-					l.orphaned.Add(uint64(cur.rx.push(bufs, sizes, run, hold)))
+					l.deliver(cur, bufs, sizes, run, hold)
 				}
 				run = run[:0]
 				l.mu.Lock()
@@ -159,7 +162,31 @@ func (l *listener) run() {
 			run = append(run, i)
 		}
 		if cur != nil {
-			l.orphaned.Add(uint64(cur.rx.push(bufs, sizes, run, hold)))
+			l.deliver(cur, bufs, sizes, run, hold)
+		}
+	}
+}
+
+// deliver hands frames run of bufs to client c. A client closed since it
+// was looked up (its port detached because a send to it failed: a VM that
+// sent and vanished) refuses them; they go to a new port for the same
+// address, as any datagram from an address without a port does, so that
+// what a VM sent before it went is still forwarded. Frames no port takes
+// are counted as the listener's.
+func (l *listener) deliver(c *client, bufs [][]byte, sizes []int, run []int, hold *flowq.Hold) {
+	for try := 0; ; try++ {
+		refused := c.rx.push(bufs, sizes, run, hold)
+		if refused == 0 {
+			return
+		}
+		run = run[len(run)-refused:]
+		if try == maxRedeliver {
+			l.orphaned.Add(uint64(refused))
+			return
+		}
+		if c = l.newClient(&c.addr); c == nil {
+			l.orphaned.Add(uint64(refused))
+			return
 		}
 	}
 }
