@@ -158,7 +158,8 @@ func (sys *system) open(_ context.Context, s fabric.Spec, cfg fabric.PortConfig,
 	cfg.Kind = "feth"
 	cfg.MTU = mtu
 	cfg.Info = fmt.Sprintf("%s in bridge %s, switched through its peer %s", pair.member, o.bridge, pair.switched)
-	cfg.LoopProbes = true // the bridge's LAN
+	// The bridge's LAN: probe it for loops.
+	cfg.LoopProbes = true
 	p := newFethPort(sp, m, pair, sys.poll, log) // pair is its supervisor's from here
 	port, err := p.port()
 	if err != nil {
