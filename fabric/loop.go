@@ -39,8 +39,10 @@ import (
 //     path, pays for it.
 //
 // Which port is blocked: of two looped ports, the one with the lower
-// loop= priority (default 128); of equal priorities, the one attached
-// last; never a port with loop=off (two such ports are left looped, with
+// loop= priority (default 128); of equal priorities, a port with probes
+// rather than one without (a VM's NIC is a leaf: the second path to the
+// LAN is the port that reaches it), then the one attached last; never a
+// port with loop=off (two such ports are left looped, with
 // a warning). A blocked port shows as "blocked (loop with PEER)", neither
 // forwards nor learns (its learned entries are flushed), and what it reads
 // and what would be sent to it is dropped and counted as drop_loop and
@@ -289,8 +291,8 @@ func (f *Fabric) looped(a, b *port, now time.Time, how string) {
 }
 
 // loopVictim picks which of two looped ports to block, by the documented
-// rule: not a loop=off port, the lower loop= priority, the one attached
-// last. It returns nil when both are loop=off.
+// rule: not a loop=off port, the lower loop= priority, a port with probes,
+// the one attached last. It returns nil when both are loop=off.
 func loopVictim(a, b *port) (victim, other *port) {
 	switch {
 	case a.NoLoopDetect && b.NoLoopDetect:
@@ -301,6 +303,13 @@ func loopVictim(a, b *port) (victim, other *port) {
 		return a, b
 	case a.LoopPriority != b.LoopPriority:
 		if a.LoopPriority < b.LoopPriority {
+			return a, b
+		}
+		return b, a
+	case a.probing() != b.probing():
+		// A port without probes is a VM's NIC, a leaf: the second path
+		// to the LAN is the port that reaches it.
+		if a.probing() {
 			return a, b
 		}
 		return b, a

@@ -336,6 +336,9 @@ type portCounters struct {
 	RxBackend   uint64 `json:"drop_rx_backend"`
 	TxQueueFull uint64 `json:"drop_tx_queue_full"`
 	TxError     uint64 `json:"drop_tx_error"`
+	Loop        uint64 `json:"drop_loop"`
+	TxLoop      uint64 `json:"drop_tx_loop"`
+	Storm       uint64 `json:"drop_storm"`
 }
 
 // portInfo is one element of `l2fabric ports --json`.
@@ -962,3 +965,6 @@ func isSocket(path string) bool {
 	fi, err := os.Lstat(path)
 	return err == nil && fi.Mode()&os.ModeSocket != 0
 }
+
+// hasFrame reports whether v has received a frame not yet read.
+func (v *vm) hasFrame() bool { return len(v.rx) > 0 }
