@@ -23,6 +23,7 @@
 //	fdb.flush  {"port":NAME}                 → {"flushed": N} (learned entries; all ports when no port)
 //	attach     {"spec":"KIND:ARG,..."}       → {"name": NAME}
 //	detach     {"name":NAME}
+//	port.unblock {"name":NAME}               unblock a port blocked as looped
 //
 // A malformed or unknown request gets an error reply and never affects
 // forwarding. Requests are limited to MaxRequest bytes.
