@@ -24,6 +24,7 @@
 //	attach     {"spec":"KIND:ARG,..."}       → {"name": NAME}
 //	detach     {"name":NAME}
 //	port.unblock {"name":NAME}               unblock a port blocked as looped
+//	debug                                    → {"goroutines": N, ...} (for soak tests)
 //
 // A malformed or unknown request gets an error reply and never affects
 // forwarding. Requests are limited to MaxRequest bytes.
@@ -94,6 +95,14 @@ type PortArgs struct {
 // DetachArgs names the port or device detach removes.
 type DetachArgs struct {
 	Name string `json:"name"`
+}
+
+// DebugResult is the daemon's own resource use, for soak tests that check
+// it stays flat.
+type DebugResult struct {
+	Goroutines int    `json:"goroutines"`
+	HeapAlloc  uint64 `json:"heap_alloc_bytes"`
+	Sys        uint64 `json:"sys_bytes"`
 }
 
 // VersionResult is version's result.

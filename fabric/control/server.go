@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -169,7 +170,7 @@ func readLine(r *bufio.Reader) ([]byte, error) {
 }
 
 // commands lists the commands Handle knows, for error messages.
-var commands = []string{"version", "ports", "stats", "fdb.show", "fdb.add", "fdb.del", "fdb.flush", "attach", "detach", "port.unblock"}
+var commands = []string{"version", "ports", "stats", "fdb.show", "fdb.add", "fdb.del", "fdb.flush", "attach", "detach", "port.unblock", "debug"}
 
 // Handle answers one request line. It never panics on input.
 func (s *Server) Handle(line []byte) Response {
@@ -268,6 +269,10 @@ func (s *Server) dispatch(req Request) (any, error) {
 			return nil, err
 		}
 		return struct{}{}, s.f.Detach(a.Name)
+	case "debug":
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return DebugResult{Goroutines: runtime.NumGoroutine(), HeapAlloc: m.HeapAlloc, Sys: m.Sys}, nil
 	case "port.unblock":
 		var a PortArgs
 		if err := decodeArgs(req, &a); err != nil {
