@@ -1,6 +1,7 @@
 package fabric_test
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 	"time"
@@ -109,6 +110,25 @@ func TestUnblockByRequest(t *testing.T) {
 	a.Cable(b)
 	b.Cable(a)
 	tf.waitState("b", loopBound, "blocked", isBlockedWith("a"))
+	// The probes are ECTP (0x9000) loopback replies, broadcast, from a
+	// locally administered unicast source.
+	var probe []byte
+	for _, f := range a.Written() {
+		if len(f) >= 14 && f[12] == 0x90 && f[13] == 0x00 {
+			probe = f
+			break
+		}
+	}
+	switch {
+	case probe == nil:
+		t.Error("no probe was written to a")
+	case len(probe) != 60 || !bytes.Equal(probe[:6], []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}) ||
+		probe[6]&3 != 2 || probe[16] != 1 || probe[17] != 0:
+		t.Errorf("probe % x: want 60 bytes, broadcast, from a local unicast MAC, ECTP function 1 (reply)", probe)
+	}
+	if c := tf.counters("a"); c.ProbesTx == 0 {
+		t.Errorf("a counted no probes sent: %+v", c)
+	}
 	if err := tf.f.Unblock("a"); err == nil || !strings.Contains(err.Error(), "not blocked") {
 		t.Errorf("Unblock(a), not blocked: %v, want an error saying so", err)
 	}
