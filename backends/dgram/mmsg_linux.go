@@ -5,7 +5,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/l2fabric/l2fabric/backends/internal/mmsg"
+	"github.com/l2fabric/l2fabric/internal/mmsg"
 )
 
 // recvScratch holds the recvmmsg vectors, allocated once per socket.
@@ -79,19 +79,6 @@ func sendBatch(fd int, s *sendScratch, bufs [][]byte, to *addr) (int, error) {
 		return 0, errno
 	}
 	return int(r), nil
-}
-
-// setBuffer sets a socket buffer size, with the FORCE variant first so
-// that root is not capped by net.core.[rw]mem_max.
-func setBuffer(fd, opt, size int) {
-	force := unix.SO_SNDBUFFORCE
-	if opt == unix.SO_RCVBUF {
-		force = unix.SO_RCVBUFFORCE
-	}
-	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, force, size) == nil {
-		return
-	}
-	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, opt, size)
 }
 
 // setAddrLen completes an address built by makeAddr (Linux has no length

@@ -16,10 +16,11 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sys/unix"
 
-	"github.com/l2fabric/l2fabric/backends/internal/mmsg"
 	"github.com/l2fabric/l2fabric/fabric"
 	"github.com/l2fabric/l2fabric/frames"
 	"github.com/l2fabric/l2fabric/frames/offload"
+	"github.com/l2fabric/l2fabric/internal/mmsg"
+	"github.com/l2fabric/l2fabric/internal/sockbuf"
 )
 
 const (
@@ -83,8 +84,7 @@ func openSocket(ifname string, ifindex int, promisc bool) (*sock, error) {
 	}
 	// Bypassing the qdisc is an optimisation; old kernels lack it.
 	_ = unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_QDISC_BYPASS, 1)
-	setBuffer(fd, unix.SO_RCVBUFFORCE, unix.SO_RCVBUF, 8<<20)
-	setBuffer(fd, unix.SO_SNDBUFFORCE, unix.SO_SNDBUF, 4<<20)
+	sockbuf.Set(fd, 4<<20, 8<<20)
 	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifindex}); err != nil {
 		return fail("bind", err)
 	}
@@ -101,12 +101,6 @@ func openSocket(ifname string, ifindex int, promisc bool) (*sock, error) {
 		return nil, err
 	}
 	return &sock{f: f, rc: rc, ifindex: ifindex}, nil
-}
-
-func setBuffer(fd, force, opt, size int) {
-	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, force, size) != nil {
-		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, opt, size)
-	}
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
