@@ -1,0 +1,69 @@
+package linkwatch
+
+import (
+	"errors"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// System returns the kernel's link events: rtnetlink's RTNLGRP_LINK.
+func System() (Source, error) { return netlinkSource{}, nil }
+
+// netlinkSource is the rtnetlink link group, through vishvananda/netlink.
+type netlinkSource struct{}
+
+// Subscribe implements Source. The listing is netlink's own dump
+// (ListExisting), sent on the subscribed socket before any change, so
+// the two arrive in the kernel's order. When the socket fails (ENOBUFS:
+// events were dropped) netlink's goroutine reports it and closes its
+// channel, and so this one.
+func (netlinkSource) Subscribe(done <-chan struct{}, updates chan<- Update, report func(error)) error {
+	raw := make(chan netlink.LinkUpdate, 64)
+	err := netlink.LinkSubscribeWithOptions(raw, done, netlink.LinkSubscribeOptions{
+		ListExisting:  true,
+		ErrorCallback: report,
+	})
+	if err != nil {
+		return err
+	}
+	go func() {
+		defer close(updates)
+		// Read raw until netlink closes it, so its goroutine never
+		// blocks on a send nobody takes.
+		for u := range raw {
+			up := Update{Link: fromNetlink(u.Link), Deleted: u.Header.Type == unix.RTM_DELLINK}
+			select {
+			case updates <- up:
+			case <-done:
+			}
+		}
+	}()
+	return nil
+}
+
+// Lookup implements Source.
+func (netlinkSource) Lookup(name string) (Link, bool, error) {
+	l, err := netlink.LinkByName(name)
+	var nf netlink.LinkNotFoundError
+	switch {
+	case errors.As(err, &nf):
+		return Link{}, false, nil
+	case err != nil:
+		return Link{}, false, err
+	}
+	return fromNetlink(l), true, nil
+}
+
+// fromNetlink is the part of a netlink link a watcher needs.
+func fromNetlink(l netlink.Link) Link {
+	a := l.Attrs()
+	return Link{
+		Index:   a.Index,
+		Name:    a.Name,
+		Up:      a.RawFlags&iffUp != 0,
+		Running: a.RawFlags&iffRunning != 0,
+		Master:  a.MasterIndex,
+		MTU:     a.MTU,
+	}
+}
