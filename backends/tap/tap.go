@@ -64,10 +64,10 @@ func Kind() fabric.Kind {
 }
 
 // parseOptions turns a spec into TAP options; it creates nothing.
-func parseOptions(s fabric.Spec) (netif.TapOptions, error) {
-	o := netif.TapOptions{Name: s.Arg, Owner: -1, Group: -1}
-	fail := func(part, reason string) (netif.TapOptions, error) {
-		return netif.TapOptions{}, &fabric.SpecError{Spec: s.Text, Part: part, Reason: reason, Hint: "forms: " + strings.Join(forms, " | ")}
+func parseOptions(s fabric.Spec) (Options, error) {
+	o := Options{Name: s.Arg, Owner: -1, Group: -1}
+	fail := func(part, reason string) (Options, error) {
+		return Options{}, &fabric.SpecError{Spec: s.Text, Part: part, Reason: reason, Hint: "forms: " + strings.Join(forms, " | ")}
 	}
 	if o.Name == "" {
 		return fail("", "missing TAP device name")
@@ -86,9 +86,9 @@ func parseOptions(s fabric.Spec) (netif.TapOptions, error) {
 			if err != nil {
 				return fail(part, err.Error())
 			}
-			o.Persist = netif.PersistOff
+			o.Persist = PersistOff
 			if on {
-				o.Persist = netif.PersistOn
+				o.Persist = PersistOn
 			}
 		case "owner":
 			id, err := lookupUser(opt.Value)
@@ -146,9 +146,9 @@ func open(_ context.Context, s fabric.Spec, cfg fabric.PortConfig, host fabric.H
 	if err != nil {
 		return nil, err
 	}
-	p, err := netif.OpenTapPort(netif.TapConfig{
-		TapOptions: o,
-		Log:        host.Logger().Named("tap"),
+	p, err := OpenPort(PortConfig{
+		Options: o,
+		Log:     host.Logger().Named("tap"),
 	})
 	if err != nil {
 		return nil, err

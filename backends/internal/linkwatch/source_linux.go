@@ -32,6 +32,13 @@ func (netlinkSource) Subscribe(done <-chan struct{}, updates chan<- Update, repo
 		// Read raw until netlink closes it, so its goroutine never
 		// blocks on a send nobody takes.
 		for u := range raw {
+			if u.Family != unix.AF_UNSPEC {
+				// A bridge's news about its ports (AF_BRIDGE): an
+				// RTM_DELLINK there is a port leaving the bridge, not
+				// an interface deleted. The interface's own message
+				// (AF_UNSPEC) follows with its new master.
+				continue
+			}
 			up := Update{Link: fromNetlink(u.Link), Deleted: u.Header.Type == unix.RTM_DELLINK}
 			select {
 			case updates <- up:

@@ -5,14 +5,15 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/l2fabric/l2fabric/fabric"
 )
 
-// ErrNotFound is returned (wrapped) by NewSupervisor when the interface
-// does not exist and Config.Create is not set.
+// ErrNotFound is what Config.Open returns (wrapped) when the interface
+// does not exist and it cannot create it.
 var ErrNotFound = errors.New("no such network interface")
 
 // Config says what a Supervisor keeps open, and how.
@@ -23,9 +24,11 @@ type Config[T any] struct {
 	// bridge a TAP must be a port of).
 	Also []string
 	// Open opens a handle on the interface l and returns it with the
-	// interface as opened. With Create set it is also called while the
-	// interface does not exist (l is then zero but for its name), to
-	// create it.
+	// interface as opened. When the interface does not exist (l is zero
+	// but for its name) it is called to create it: first by
+	// NewSupervisor, then, with Create set, whenever it is deleted. A
+	// port that cannot create its interface returns an error wrapping
+	// ErrNotFound.
 	Open func(l Link) (*T, Link, error)
 	// Close releases a handle.
 	Close func(*T)
@@ -61,7 +64,12 @@ type Config[T any] struct {
 //     learned on the old interface;
 //   - set down, or (with NeedCarrier) without carrier: the link is down,
 //     the handle stays;
-//   - a handle its user found dead (Dead): it is reopened.
+//   - a handle its user found dead (Dead): it is reopened;
+//   - an interface that exists but cannot be opened (a TAP another
+//     process still holds): the link is down, and opening is retried
+//     with a backoff (50 ms doubling to 5 s) until it works or the
+//     interface goes. That is the only timer: nothing polls the
+//     interface's state.
 //
 // Every decision is taken on one goroutine, in the order of the events.
 type Supervisor[T any] struct {
@@ -75,6 +83,7 @@ type Supervisor[T any] struct {
 	changed chan struct{}
 	pending []Event
 	dead    *T
+	retry   bool // a reopen failed and its backoff has passed
 
 	wake      chan struct{}
 	done      chan struct{}
@@ -87,7 +96,18 @@ type Supervisor[T any] struct {
 	up       bool
 	reason   string
 	lastWarn string
+	backoff  time.Duration // before the next reopen attempt, 0 while none failed
+	timer    *time.Timer
 }
+
+// Backoff of reopening an interface that exists but cannot be opened
+// (a TAP another process still holds, a device still being set up):
+// retried after minRetry, doubling up to maxRetry, until it opens, the
+// interface goes, or an event comes.
+const (
+	minRetry = 50 * time.Millisecond
+	maxRetry = 5 * time.Second
+)
 
 // NewSupervisor opens a handle on cfg.Name (creating the interface with
 // cfg.Create) and keeps it open until Close. Its link starts up unless
@@ -136,9 +156,9 @@ func NewSupervisor[T any](cfg Config[T]) (*Supervisor[T], error) {
 	switch {
 	case err != nil:
 		return fail(err)
-	case !ok && !cfg.Create:
-		return fail(fmt.Errorf("%w: %s", ErrNotFound, cfg.Name))
 	case !ok:
+		// Open decides: a port that creates its interface (a TAP)
+		// does, one that needs it fails.
 		dev = Link{Name: cfg.Name}
 	}
 	h, opened, err := cfg.Open(dev)
@@ -228,6 +248,11 @@ func (s *Supervisor[T]) kick() {
 // run handles events and dead handles, one at a time, until Close.
 func (s *Supervisor[T]) run() {
 	defer close(s.exit)
+	defer func() {
+		if s.timer != nil {
+			s.timer.Stop()
+		}
+	}()
 	for {
 		select {
 		case <-s.done:
@@ -236,10 +261,10 @@ func (s *Supervisor[T]) run() {
 		}
 		for {
 			s.mu.Lock()
-			evs, dead := s.pending, s.dead != nil
-			s.pending = nil
+			evs, dead, retry := s.pending, s.dead != nil, s.retry
+			s.pending, s.retry = nil, false
 			s.mu.Unlock()
-			if len(evs) == 0 && !dead {
+			if len(evs) == 0 && !dead && !retry {
 				break
 			}
 			// One decision per event: a departure and an arrival in
@@ -255,7 +280,7 @@ func (s *Supervisor[T]) run() {
 				}
 				s.reconcile()
 			}
-			if dead {
+			if (dead || retry) && len(evs) == 0 {
 				s.reconcile()
 			}
 		}
@@ -315,8 +340,10 @@ func (s *Supervisor[T]) reconcile() {
 			}
 			s.warnOnce("cannot reopen the interface", err)
 			s.report(false, "cannot reopen "+name+": "+err.Error())
+			s.retryLater()
 			return
 		}
+		s.backoff = 0
 		s.install(h)
 		s.index, s.links[name], dev = opened.Index, opened, opened
 		if present {
@@ -345,6 +372,20 @@ func (s *Supervisor[T]) reconcile() {
 		s.lastWarn = ""
 	}
 	s.report(up, reason)
+}
+
+// retryLater schedules another reconcile after the backoff.
+func (s *Supervisor[T]) retryLater() {
+	s.backoff = min(max(2*s.backoff, minRetry), maxRetry)
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	s.timer = time.AfterFunc(s.backoff, func() {
+		s.mu.Lock()
+		s.retry = true
+		s.mu.Unlock()
+		s.kick()
+	})
 }
 
 // judge says whether dev's flags let the link be up, and why not.

@@ -2,6 +2,7 @@ package linkwatch
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -36,6 +37,9 @@ func (o *opener) open(l Link) (*handle, Link, error) {
 	defer o.mu.Unlock()
 	if o.fail != nil {
 		return nil, Link{}, o.fail
+	}
+	if l.Index == 0 {
+		return nil, Link{}, fmt.Errorf("%w: %s", ErrNotFound, l.Name)
 	}
 	h := &handle{index: l.Index}
 	o.all = append(o.all, h)

@@ -67,7 +67,14 @@ func (w *Watcher) Close() {
 	<-w.exit
 }
 
-func (w *Watcher) report(err error) { w.log.Warn("link events", "error", err) }
+// report logs a source's error, unless it comes from closing.
+func (w *Watcher) report(err error) {
+	select {
+	case <-w.done:
+	default:
+		w.log.Warn("link events", "error", err)
+	}
+}
 
 // run delivers updates, and subscribes again when a subscription ends
 // before Close: the kernel dropped events, so what was known is forgotten

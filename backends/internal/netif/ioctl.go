@@ -13,8 +13,8 @@ import (
 // ErrPrivilege is wrapped by errors that come from missing privileges.
 var ErrPrivilege = errors.New("l2fabric needs root (CAP_NET_ADMIN) for this")
 
-// privileged wraps err with ErrPrivilege when it is EPERM or EACCES.
-func privileged(what string, err error) error {
+// Privileged wraps err with ErrPrivilege when it is EPERM or EACCES.
+func Privileged(what string, err error) error {
 	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
 		return fmt.Errorf("%s: %v: %w", what, err, ErrPrivilege)
 	}
@@ -38,7 +38,7 @@ func SetMTU(name string, mtu int) error {
 		return err
 	}
 	if err := netlink.LinkSetMTU(l, mtu); err != nil {
-		return privileged(fmt.Sprintf("setting the MTU of %s to %d", name, mtu), err)
+		return Privileged(fmt.Sprintf("setting the MTU of %s to %d", name, mtu), err)
 	}
 	return nil
 }
@@ -53,7 +53,7 @@ func SetUp(name string) error {
 		return nil
 	}
 	if err := netlink.LinkSetUp(l); err != nil {
-		return privileged("bringing "+name+" up", err)
+		return Privileged("bringing "+name+" up", err)
 	}
 	return nil
 }
@@ -71,7 +71,7 @@ func AddToBridge(bridge string, member int) error {
 		return lookupError(fmt.Sprintf("index %d", member), err)
 	}
 	if err := netlink.LinkSetMasterByIndex(m, br.Attrs().Index); err != nil {
-		return privileged(fmt.Sprintf("adding interface %d to bridge %s", member, bridge), err)
+		return Privileged(fmt.Sprintf("adding interface %d to bridge %s", member, bridge), err)
 	}
 	return nil
 }
