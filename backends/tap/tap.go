@@ -1,7 +1,7 @@
 //go:build linux
 
 // Package tap puts the Linux host itself on the fabric through a TAP
-// device: what the kernel sends out of the TAP reaches the fabric, and
+// device (Port, which feth uses too): what the kernel sends out of the TAP reaches the fabric, and
 // what the fabric sends the TAP is received by the kernel as if from a
 // wire. Give the TAP an address and the host talks to the VMs.
 //
@@ -29,7 +29,8 @@
 // If the TAP is deleted while the port is attached (`ip link del NAME`),
 // the port stays, its link is reported down, and when a TAP of that name
 // appears again it is attached (and brought up) and the link reported
-// up. A TAP set down by hand (`ip link set NAME down`) is reported down
+// up. The port learns all this from the kernel's link events (package
+// linkwatch); nothing polls. A TAP set down by hand (`ip link set NAME down`) is reported down
 // until it is set up again.
 //
 // Creating or attaching a TAP needs root (CAP_NET_ADMIN).
