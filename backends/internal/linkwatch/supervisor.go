@@ -193,6 +193,9 @@ func (s *Supervisor[T]) Handle() (*T, <-chan struct{}) {
 	return s.cur.Load(), s.changed
 }
 
+// Up reports the link's state as last reported.
+func (s *Supervisor[T]) Up() bool { return s.link.Up() }
+
 // Done is closed when Close starts.
 func (s *Supervisor[T]) Done() <-chan struct{} { return s.done }
 
