@@ -18,6 +18,10 @@ type Link struct {
 	Master int
 	// MTU is the interface MTU, 0 where the source does not report it.
 	MTU int
+	// Flags are the interface flags (IFF_UP, IFF_RUNNING, IFF_PROMISC...),
+	// so that any change of them is an event: on macOS a member leaving
+	// a bridge shows only as IFF_PROMISC cleared.
+	Flags uint32
 }
 
 // String describes l for logs and tests.

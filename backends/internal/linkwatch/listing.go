@@ -57,8 +57,11 @@ func (t *listing) update(now []Link) []Update {
 }
 
 // interfaceLink is the Link of a listed interface: its index, name and
-// flags (IFF_UP, IFF_RUNNING), as an RTM_IFINFO of a NET_RT_IFLIST
-// listing carries them.
+// flags, as an RTM_IFINFO of a NET_RT_IFLIST listing carries them. Every
+// flag counts: xnu takes a member out of promiscuous mode when it leaves
+// a bridge (bridge_delete_member → ifnet_set_promiscuous, whose rt_ifmsg
+// sends the RTM_IFINFO), and that cleared IFF_PROMISC is the only news of
+// it.
 func interfaceLink(index int, name string, flags int) Link {
-	return Link{Index: index, Name: name, Up: flags&iffUp != 0, Running: flags&iffRunning != 0}
+	return Link{Index: index, Name: name, Up: flags&iffUp != 0, Running: flags&iffRunning != 0, Flags: uint32(flags)}
 }

@@ -19,6 +19,7 @@ func TestListing(t *testing.T) {
 		{"feth0 set down", []Link{en0, {Index: 7, Name: "feth0"}}, "[+feth0#7]"},
 		{"feth0 destroyed", []Link{en0}, "[-feth0#7]"},
 		{"feth0 back, index recycled", []Link{en0, feth}, "[+feth0#7]"},
+		{"feth0 left its bridge (IFF_PROMISC cleared)", []Link{en0, {Index: 7, Name: "feth0", Up: true, Flags: 0x1}}, "[+feth0#7]"},
 		{"index 7 taken by feth1 between listings", []Link{en0, {Index: 7, Name: "feth1"}}, "[-feth0#7 +feth1#7]"},
 		{"everything gone", nil, "[-en0#4 -feth1#7]"},
 	} {

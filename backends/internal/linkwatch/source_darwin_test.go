@@ -39,7 +39,7 @@ func TestParseInterfaceList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Link{{Index: 4, Name: "en0", Up: true, Running: true}, {Index: 7, Name: "feth0", Up: true}}
+	want := []Link{{Index: 4, Name: "en0", Up: true, Running: true, Flags: unix.IFF_UP | unix.IFF_RUNNING}, {Index: 7, Name: "feth0", Up: true, Flags: unix.IFF_UP}}
 	if len(links) != 2 || links[0] != want[0] || links[1] != want[1] {
 		t.Fatalf("parsed %v, want %v", links, want)
 	}

@@ -72,5 +72,6 @@ func fromNetlink(l netlink.Link) Link {
 		Running: a.RawFlags&iffRunning != 0,
 		Master:  a.MasterIndex,
 		MTU:     a.MTU,
+		Flags:   a.RawFlags,
 	}
 }

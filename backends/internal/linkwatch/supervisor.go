@@ -74,6 +74,7 @@ type Config[T any] struct {
 // Every decision is taken on one goroutine, in the order of the events.
 type Supervisor[T any] struct {
 	cfg  Config[T]
+	src  Source
 	log  hclog.Logger
 	link *fabric.LinkState
 	w    *Watcher
@@ -125,6 +126,7 @@ func NewSupervisor[T any](cfg Config[T]) (*Supervisor[T], error) {
 	}
 	s := &Supervisor[T]{
 		cfg:     cfg,
+		src:     src,
 		log:     cfg.Log,
 		link:    fabric.NewLinkState(),
 		changed: make(chan struct{}),
@@ -368,6 +370,15 @@ func (s *Supervisor[T]) reconcile() {
 		}
 	}
 	up, reason := s.judge(dev)
+	if !up {
+		// An event can be older than the handle (the creation of a
+		// TAP, before it was set up, read after): the kernel's state
+		// now decides.
+		if now, ok, err := s.src.Lookup(name); err == nil && ok && now.Index == dev.Index {
+			s.links[name] = now
+			up, reason = s.judge(now)
+		}
+	}
 	if up && note != "" {
 		reason = note
 	}
