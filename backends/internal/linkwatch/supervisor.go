@@ -96,6 +96,7 @@ type Supervisor[T any] struct {
 	index    int             // the index cur was opened on
 	up       bool
 	reason   string
+	reopened string // why the handle was reopened, for when the link comes up
 	lastWarn string
 	backoff  time.Duration // before the next reopen attempt, 0 while none failed
 	timer    *time.Timer
@@ -324,7 +325,6 @@ func (s *Supervisor[T]) reconcile() {
 			}
 		}
 	}
-	note := ""
 	if s.cur.Load() == nil {
 		if s.closing() {
 			return
@@ -341,6 +341,9 @@ func (s *Supervisor[T]) reconcile() {
 			if !present {
 				s.warnOnce("cannot create the interface again", err)
 				s.report(false, "interface "+name+" deleted")
+				if s.cfg.Create {
+					s.retryLater()
+				}
 				return
 			}
 			s.warnOnce("cannot reopen the interface", err)
@@ -352,13 +355,14 @@ func (s *Supervisor[T]) reconcile() {
 		s.install(h)
 		s.index, s.links[name], dev = opened.Index, opened, opened
 		if present {
-			note = "interface " + name + " back"
+			s.reopened = "interface " + name + " back"
 			s.log.Info("interface back: reopened", "interface", name)
 		} else {
-			note = "interface " + name + " re-created"
+			s.reopened = "interface " + name + " re-created"
 			s.log.Info("interface created again", "interface", name)
 		}
 	}
+	note := s.reopened
 	if s.cfg.Check != nil {
 		n, err := s.cfg.Check(dev, s.lookup)
 		if err != nil {
@@ -383,7 +387,7 @@ func (s *Supervisor[T]) reconcile() {
 		reason = note
 	}
 	if up {
-		s.lastWarn = ""
+		s.lastWarn, s.reopened = "", ""
 	}
 	s.report(up, reason)
 }
