@@ -81,7 +81,7 @@ func OpenPort(cfg PortConfig) (*Port, error) {
 		Close:  p.release,
 		Create: cfg.Recreate,
 		Check:  cfg.Ensure,
-		Log:    cfg.Log.With("device", cfg.Name),
+		Log:    cfg.Log,
 	})
 	if err != nil {
 		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {

@@ -182,7 +182,7 @@ func newPort(ifname string, cfg Config, sys system, t timing) (*Port, error) {
 		Close:       p.retire,
 		NeedCarrier: true,
 		Check:       p.refilter,
-		Log:         log.With("interface", ifname),
+		Log:         log,
 		Source:      src,
 	})
 	if err != nil {

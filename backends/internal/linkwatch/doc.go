@@ -7,16 +7,19 @@
 //
 // The events come from rtnetlink on Linux (github.com/vishvananda/netlink,
 // RTM_NEWLINK and RTM_DELLINK of the RTNLGRP_LINK group) and from a
-// PF_ROUTE socket on macOS (golang.org/x/net/route: RTM_IFINFO for flag
-// changes, RTM_IFANNOUNCE for arrivals and departures). The source is the
-// only platform code (source_linux.go, source_darwin.go); what the events
-// mean is decided once, in portable code tested on Linux:
+// PF_ROUTE socket on macOS. xnu has no RTM_IFANNOUNCE (golang.org/x/net/
+// route knows it on the other BSDs only): every interface change is an
+// RTM_IFINFO, and the macOS source lists the interfaces
+// (NET_RT_IFLIST, parsed by x/net/route) on each to learn what arrived
+// and what left. The sources are the only platform code
+// (source_linux.go, source_darwin.go); what the events mean is decided
+// once, in portable code tested on Linux:
 //
 //   - table.go turns a stream of link updates into events for the names
 //     asked for: a deletion, or a rename away, is the interface gone; an
 //     interface of that name with another index is the old one gone and a
 //     new one there.
-//   - route.go decodes PF_ROUTE messages (already parsed by x/net/route)
+//   - listing.go turns the RTM_IFINFO headers and successive listings
 //     into those updates. xnu recycles an interface's index when a feth
 //     or a USB NIC is re-created, so a departure and an arrival with the
 //     same index are still the interface gone and back: the port reports

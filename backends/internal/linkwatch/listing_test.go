@@ -1,6 +1,7 @@
 package linkwatch
 
 import (
+	"encoding/binary"
 	"fmt"
 	"testing"
 )
@@ -25,6 +26,52 @@ func TestListing(t *testing.T) {
 	} {
 		if got := describe(ls.update(c.now)); got != c.want {
 			t.Errorf("%s: %s, want %s", c.what, got, c.want)
+		}
+	}
+}
+
+// TestListingLateMessage: the RTM_IFINFO of a departure read after the
+// interface was re-created with the same index and flags: the message's
+// flags still report it down, then the listing up.
+func TestListingLateMessage(t *testing.T) {
+	ls := newListing()
+	feth := Link{Index: 7, Name: "feth0", Up: true, Running: true, Flags: 0x41}
+	ls.update([]Link{feth})
+	us := ls.message(7, 0) // if_down's message
+	us = append(us, ls.update([]Link{feth})...)
+	if len(us) != 2 || us[0].Link.Up || !us[1].Link.Up || us[0].Deleted || us[1].Deleted {
+		t.Errorf("late message: %+v, want down then up", us)
+	}
+	if us := ls.message(9, 0); us != nil {
+		t.Errorf("a message for an unknown index: %+v", us)
+	}
+	if us := ls.message(7, 0x41); us != nil {
+		t.Errorf("a message with nothing new: %+v", us)
+	}
+}
+
+func TestIfInfoHeader(t *testing.T) {
+	// An RTM_IFINFO as xnu's rt_ifmsg sends it: an if_msghdr without
+	// addresses (112 bytes on 64-bit darwin), index 7, IFF_UP|IFF_RUNNING.
+	b := make([]byte, 112)
+	binary.NativeEndian.PutUint16(b[0:], 112)
+	b[2], b[3] = 5, rtmIfInfo
+	binary.NativeEndian.PutUint32(b[8:], 0x41)
+	binary.NativeEndian.PutUint16(b[12:], 7)
+	if i, f, ok := ifInfoHeader(b); !ok || i != 7 || f != 0x41 {
+		t.Errorf("ifInfoHeader = %d, %#x, %v", i, f, ok)
+	}
+	b[3] = rtmIfInfo2
+	if _, _, ok := ifInfoHeader(b); !ok {
+		t.Error("RTM_IFINFO2 not read")
+	}
+	for name, bad := range map[string][]byte{
+		"short":          b[:13],
+		"another type":   append([]byte{112, 0, 5, 0xc}, b[4:]...),
+		"length too big": append([]byte{0xff, 0xff}, b[2:]...),
+	} {
+		if _, _, ok := ifInfoHeader(bad); ok {
+			t.Errorf("%s: read", name)
 		}
 	}
 }

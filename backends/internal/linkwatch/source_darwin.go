@@ -71,29 +71,22 @@ func (routeSource) Subscribe(done <-chan struct{}, updates chan<- Update, report
 				}
 				return
 			}
-			if !isInterfaceInfo(buf[:n]) {
+			index, flags, ok := ifInfoHeader(buf[:n])
+			if !ok {
 				continue
 			}
+			news := t.message(index, flags)
 			now, err := listInterfaces()
 			if err != nil {
 				report(err)
 				return // subscribe again: the watcher re-learns everything
 			}
-			if !send(t.update(now)) {
+			if !send(append(news, t.update(now)...)) {
 				return
 			}
 		}
 	}()
 	return nil
-}
-
-// isInterfaceInfo reports whether b holds an RTM_IFINFO or RTM_IFINFO2
-// message (rtm_type is the fourth byte of every routing message header).
-func isInterfaceInfo(b []byte) bool {
-	if len(b) < 4 {
-		return false
-	}
-	return b[3] == unix.RTM_IFINFO || b[3] == unix.RTM_IFINFO2
 }
 
 // listInterfaces lists every interface with its flags.

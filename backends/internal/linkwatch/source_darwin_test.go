@@ -43,8 +43,11 @@ func TestParseInterfaceList(t *testing.T) {
 	if len(links) != 2 || links[0] != want[0] || links[1] != want[1] {
 		t.Fatalf("parsed %v, want %v", links, want)
 	}
-	if !isInterfaceInfo(ifinfo(7, "feth0", 0)) || isInterfaceInfo([]byte{0, 0, 5, unix.RTM_NEWADDR}) {
-		t.Error("isInterfaceInfo")
+	if rtmIfInfo != unix.RTM_IFINFO || rtmIfInfo2 != unix.RTM_IFINFO2 {
+		t.Error("the routing message types differ from x/sys's")
+	}
+	if i, f, ok := ifInfoHeader(ifinfo(7, "feth0", unix.IFF_UP)); !ok || i != 7 || f != unix.IFF_UP {
+		t.Errorf("ifInfoHeader = %d, %#x, %v", i, f, ok)
 	}
 	ls := newListing()
 	ls.update(links)
