@@ -197,7 +197,10 @@ func (j *joiner) ensure(ev linkwatch.Link, lookup func(string) (linkwatch.Link, 
 	// now. (A move to another bridge is two events, leaving br0 then
 	// joining br1: acting on the first would fight whoever moved it.)
 	dev, err := netif.LinkByIndex(ev.Index)
-	if err != nil {
+	switch {
+	case errors.Is(err, netif.ErrNotFound):
+		return "", fmt.Errorf("interface %s deleted", ev.Name)
+	case err != nil:
 		return "", err
 	}
 	switch {

@@ -137,7 +137,7 @@ type Port struct {
 	prog    []bpf.RawInstruction
 	progGen uint64
 	exact   bool
-	opened  *handle // the handle opened last (the supervisor's goroutine)
+	opened  *handle // the handle opened last
 
 	smu         sync.Mutex // guards kernelDrops and handle.dropSeen
 	kernelDrops uint64
@@ -204,7 +204,9 @@ func (p *Port) openHandle(l linkwatch.Link) (*handle, linkwatch.Link, error) {
 		return nil, l, err
 	}
 	h := &handle{dev: dev, gen: gen}
+	p.fmu.Lock()
 	p.opened = h
+	p.fmu.Unlock()
 	return h, l, nil
 }
 
@@ -212,13 +214,10 @@ func (p *Port) openHandle(l linkwatch.Link) (*handle, linkwatch.Link, error) {
 // SetRemoteMACs changed it while the handle was being put in place. It
 // runs on the supervisor's goroutine after every event.
 func (p *Port) refilter(linkwatch.Link, func(string) (linkwatch.Link, bool)) (string, error) {
-	h := p.opened
-	if h == nil {
-		return "", nil
-	}
 	p.fmu.Lock()
 	defer p.fmu.Unlock()
-	if h.gen != p.progGen {
+	h := p.opened
+	if h != nil && h.gen != p.progGen {
 		if err := h.dev.setFilter(p.prog); err != nil {
 			p.log.Warn("cannot set the BPF filter", "interface", p.ifname, "error", err)
 		}

@@ -97,6 +97,11 @@ type Supervisor[T any] struct {
 	up       bool
 	reason   string
 	reopened string // why the handle was reopened, for when the link comes up
+	// stale: the handle was just opened, and events still queued may
+	// describe the interface before that (a TAP's creation, before Open
+	// set it up): until one shows it up, a down is checked against the
+	// kernel's state now.
+	stale    bool
 	lastWarn string
 	backoff  time.Duration // before the next reopen attempt, 0 while none failed
 	timer    *time.Timer
@@ -169,7 +174,7 @@ func NewSupervisor[T any](cfg Config[T]) (*Supervisor[T], error) {
 		return fail(err)
 	}
 	s.install(h)
-	s.index, s.links[cfg.Name] = opened.Index, opened
+	s.index, s.links[cfg.Name], s.stale = opened.Index, opened, true
 	if cfg.Check != nil {
 		if _, err := cfg.Check(opened, s.lookup); err != nil {
 			s.cur.Store(nil)
@@ -285,6 +290,9 @@ func (s *Supervisor[T]) run() {
 					s.links[name] = ev.Link
 				}
 				s.reconcile()
+				if !ev.Gone && name == s.cfg.Name && ev.Link.Index == s.index && ev.Link.Up {
+					s.stale = false // the events have caught up with the handle
+				}
 			}
 			if (dead || retry) && len(evs) == 0 {
 				s.reconcile()
@@ -353,7 +361,7 @@ func (s *Supervisor[T]) reconcile() {
 		}
 		s.backoff = 0
 		s.install(h)
-		s.index, s.links[name], dev = opened.Index, opened, opened
+		s.index, s.links[name], dev, s.stale = opened.Index, opened, opened, true
 		if present {
 			s.reopened = "interface " + name + " back"
 			s.log.Info("interface back: reopened", "interface", name)
@@ -374,10 +382,11 @@ func (s *Supervisor[T]) reconcile() {
 		}
 	}
 	up, reason := s.judge(dev)
-	if !up {
-		// An event can be older than the handle (the creation of a
-		// TAP, before it was set up, read after): the kernel's state
-		// now decides.
+	if !up && s.stale {
+		// The event may be older than the handle: the kernel's state
+		// now decides. (Only then: a late but true down, as macOS's
+		// RTM_IFINFO of a departure read after the index was reused,
+		// must be reported.)
 		if now, ok, err := s.src.Lookup(name); err == nil && ok && now.Index == dev.Index {
 			s.links[name] = now
 			up, reason = s.judge(now)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -241,21 +242,21 @@ func TestSupervisorDead(t *testing.T) {
 // TestSupervisorCheck: Check sees the other interfaces and decides.
 func TestSupervisorCheck(t *testing.T) {
 	feed := NewFeed(Link{Index: 2, Name: "tap0", Up: true}, Link{Index: 3, Name: "br0", Up: true})
-	var joined bool
+	var joined atomic.Bool // Check runs on the supervisor's goroutine
 	check := func(dev Link, lookup func(string) (Link, bool)) (string, error) {
 		br, ok := lookup("br0")
 		if !ok {
 			return "", errors.New("bridge br0 deleted")
 		}
 		if dev.Master != br.Index {
-			joined = true
+			joined.Store(true)
 			feed.Set(Link{Index: dev.Index, Name: dev.Name, Up: dev.Up, Master: br.Index})
 			return "joined br0", nil
 		}
 		return "", nil
 	}
 	s, _ := newTestSupervisor(t, feed, Config[handle]{Name: "tap0", Also: []string{"br0"}, Check: check})
-	if !joined {
+	if !joined.Load() {
 		t.Error("Check did not run at once")
 	}
 	feed.Delete(3)
