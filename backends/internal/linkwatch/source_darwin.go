@@ -43,12 +43,17 @@ func (routeSource) Subscribe(done <-chan struct{}, updates chan<- Update, report
 		f.Close()
 		return err
 	}
+	ended := make(chan struct{})
 	go func() {
-		<-done
-		f.Close() // ends the read below
+		select {
+		case <-done:
+		case <-ended:
+		}
+		f.Close() // ends the read below, or releases the socket
 	}()
 	go func() {
 		defer close(updates)
+		defer close(ended)
 		send := func(us []Update) bool {
 			for _, u := range us {
 				select {

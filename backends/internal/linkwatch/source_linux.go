@@ -19,16 +19,29 @@ type netlinkSource struct{}
 // events were dropped) netlink's goroutine reports it and closes its
 // channel, and so this one.
 func (netlinkSource) Subscribe(done <-chan struct{}, updates chan<- Update, report func(error)) error {
+	// The socket lives until the watcher is done or the subscription
+	// ends (netlink closes raw): closing sub closes it either way, so a
+	// subscription renewed after an overflow does not leak the old one.
 	raw := make(chan netlink.LinkUpdate, 64)
-	err := netlink.LinkSubscribeWithOptions(raw, done, netlink.LinkSubscribeOptions{
+	sub, ended := make(chan struct{}), make(chan struct{})
+	err := netlink.LinkSubscribeWithOptions(raw, sub, netlink.LinkSubscribeOptions{
 		ListExisting:  true,
 		ErrorCallback: report,
 	})
 	if err != nil {
+		close(sub)
 		return err
 	}
 	go func() {
+		select {
+		case <-done:
+		case <-ended:
+		}
+		close(sub)
+	}()
+	go func() {
 		defer close(updates)
+		defer close(ended)
 		// Read raw until netlink closes it, so its goroutine never
 		// blocks on a send nobody takes.
 		for u := range raw {
