@@ -41,7 +41,10 @@ func reference(stream []byte, limit int) (out [][]byte, bad *FramingError, rest 
 // collecting frames, as a connection delivering it piecemeal would.
 func reassemble(t testing.TB, r *Reassembler, stream []byte, chunks []int) (out [][]byte, err error) {
 	for i := 0; ; i++ {
-		for {
+		for k := 0; ; k++ {
+			if k > len(r.buf) {
+				t.Fatalf("Next returned more frames than the buffer holds")
+			}
 			f, err := r.Next()
 			if err != nil {
 				return out, err
@@ -145,6 +148,9 @@ func gatherAll(g *Gather, sizes []int, maxSegs int) []byte {
 	var segs [][]byte
 	for i := 0; !g.Done(); i++ {
 		segs = g.Segments(segs[:0], maxSegs)
+		if len(segs) == 0 {
+			panic("nothing to write in an unfinished batch")
+		}
 		budget := max(sizes[i%len(sizes)], 1)
 		wrote := 0
 		for _, s := range segs {
