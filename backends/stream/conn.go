@@ -18,9 +18,14 @@ import (
 )
 
 const (
-	// batchSize is the number of frames the fabric reads and writes per
-	// call on a stream port.
-	batchSize = 64
+	// maxBatch is the most frames the fabric reads and writes per call
+	// on a stream port (the fabric's own limit): a stream carries many
+	// frames per system call, so larger batches save a writev and a
+	// goroutine wake-up per frame, about a quarter of the CPU per frame
+	// at 64 bytes against batches of 64.
+	maxBatch = 256
+	// batchBytes bounds a batch's buffers for ports with a large MTU.
+	batchBytes = 512 << 10
 	// readBufferSize is how much of the stream one read may take: many
 	// frames per system call.
 	readBufferSize = 256 << 10
@@ -37,6 +42,11 @@ const (
 	recvBufferSize = 4 << 20
 )
 
+// batchSize returns the number of frames a stream port with this frame
+// limit reads and writes per call: maxBatch, fewer for a large MTU so that
+// the fabric's buffers for one batch stay within batchBytes.
+func batchSize(limit int) int { return min(maxBatch, max(16, batchBytes/max(limit, 1))) }
+
 // conn moves frames over one stream connection. One goroutine reads and
 // another writes, concurrently; Close (from any goroutine) ends both.
 type conn struct {
@@ -45,6 +55,7 @@ type conn struct {
 
 	// Reader state.
 	rd    *Reassembler
+	batch int // frames per Read and Write (batchSize)
 	rdN   int
 	rdErr error
 	rdFn  func(fd uintptr) bool // c.readSome, bound once
@@ -69,8 +80,9 @@ func newConn(nc *net.UnixConn, limit int) (*conn, error) {
 		nc:      nc,
 		rc:      rc,
 		rd:      NewReassembler(limit, readBufferSize),
-		segs:    make([][]byte, 0, 2*batchSize),
-		iovs:    make([]unix.Iovec, 0, 2*batchSize),
+		batch:   batchSize(limit),
+		segs:    make([][]byte, 0, 2*maxBatch+1), // the rest of a frame begun, then two per frame
+		iovs:    make([]unix.Iovec, 0, 2*maxBatch+1),
 		pending: make([]byte, 0, HeaderLen+limit),
 	}
 	c.rdFn, c.wrFn = c.readSome, c.writeSome

@@ -172,7 +172,7 @@ func (p *dialPort) Write(bufs [][]byte) (int, error) {
 }
 
 // BatchSize implements fabric.Port.
-func (p *dialPort) BatchSize() int { return batchSize }
+func (p *dialPort) BatchSize() int { return batchSize(p.limit) }
 
 // LinkEvents implements fabric.Linker.
 func (p *dialPort) LinkEvents() <-chan fabric.LinkEvent { return p.link.LinkEvents() }

@@ -184,7 +184,7 @@ func (p *connPort) Read(bufs [][]byte, sizes []int) (int, error) {
 func (p *connPort) Write(bufs [][]byte) (int, error) { return p.c.write(bufs) }
 
 // BatchSize implements fabric.Port.
-func (p *connPort) BatchSize() int { return batchSize }
+func (p *connPort) BatchSize() int { return p.c.batch }
 
 // Close implements fabric.Port.
 func (p *connPort) Close() error {

@@ -398,11 +398,11 @@ func TestConnReadWriteDoNotAllocate(t *testing.T) {
 	for i := range bufs {
 		bufs[i] = ethFrame(mac(1), mac(2), uint32(i), 1514)
 	}
-	in := make([][]byte, batchSize)
+	in := make([][]byte, c.batch)
 	for i := range in {
 		in[i] = make([]byte, 1518)
 	}
-	sizes := make([]int, batchSize)
+	sizes := make([]int, c.batch)
 	wire := encode(bufs...)
 	rx := make([]byte, len(wire))
 	allocs := testing.AllocsPerRun(50, func() {
