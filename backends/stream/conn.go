@@ -268,11 +268,14 @@ func writev(fd int, segs [][]byte, iovs *[]unix.Iovec) (int, error) {
 }
 
 // classifyWriteError maps the errors that mean the peer has gone to
-// fabric.ErrPeerGone.
+// fabric.ErrPeerGone, and macOS's way of saying it is out of socket
+// buffers for now (which the poller does not wait out) to fabric.ErrTxFull.
 func classifyWriteError(err error) error {
 	switch {
 	case errors.Is(err, unix.EPIPE), errors.Is(err, unix.ECONNRESET), errors.Is(err, unix.ENOTCONN):
 		return fmt.Errorf("%w: %v", fabric.ErrPeerGone, err)
+	case errors.Is(err, unix.ENOBUFS):
+		return fmt.Errorf("%w: %v", fabric.ErrTxFull, err)
 	}
 	return err
 }

@@ -514,3 +514,26 @@ func TestConnectReconnects(t *testing.T) {
 		t.Errorf("counters after reconnecting: %+v", p.Counters)
 	}
 }
+
+// TestConnectStartsDown: a connect= port whose server is not there yet
+// is attached down, and comes up when the server appears.
+func TestConnectStartsDown(t *testing.T) {
+	f := newFabric(t)
+	srv := filepath.Join(tempDir(t), "later.sock")
+	if _, err := f.Open("stream:connect=" + srv); err != nil {
+		t.Fatalf("a server not there yet must not fail the port: %v", err)
+	}
+	waitFor(t, "the port attached and down", func() bool { p, _ := portInfo(f, "later"); return strings.HasPrefix(p.State, "down") })
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: srv, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ln.SetDeadline(time.Now().Add(waitTimeout))
+	nc, err := ln.AcceptUnix()
+	if err != nil {
+		t.Fatalf("the port never connected: %v", err)
+	}
+	defer nc.Close()
+	waitFor(t, "the port up", func() bool { p, _ := portInfo(f, "later"); return p.State == "up" })
+}
