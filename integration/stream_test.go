@@ -493,6 +493,21 @@ func TestStreamSocketFile(t *testing.T) {
 	if r.code == 0 || !strings.Contains(r.stderr, "in use") {
 		t.Errorf("a second l2fabric on the live socket: %s; want an in-use error", r)
 	}
+
+	// At run time: attach makes another listener, detach removes it and
+	// its file.
+	lab := filepath.Join(dir, "lab.sock")
+	d.mustCLI("attach", "stream:"+lab+",vlan=20")
+	if fi, err := os.Stat(lab); err != nil || fi.Mode().Perm() != 0o660 {
+		t.Errorf("attached listener's socket file: %v, %v; want mode 0660", fi, err)
+	}
+	if p := d.mustPort("lab"); p.Kind != "stream" || p.VLAN != 20 {
+		t.Errorf("attached listener: %+v", p)
+	}
+	d.mustCLI("detach", "lab")
+	if _, err := os.Lstat(lab); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("detached listener's socket file is still there")
+	}
 	d.stopClean()
 	if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("socket file left after exit")
