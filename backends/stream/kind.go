@@ -136,10 +136,10 @@ func baseName(path string) string {
 	return b
 }
 
-func open(ctx context.Context, s fabric.Spec, cfg fabric.PortConfig, host fabric.Host) (fabric.Device, error) {
+func open(ctx context.Context, s fabric.Spec, cfg fabric.PortConfig, a fabric.Attacher) (fabric.Opened, error) {
 	o, err := parseOptions(s)
 	if err != nil {
-		return nil, err
+		return fabric.Opened{}, err
 	}
 	cfg.Kind = "stream"
 	mtu := cfg.MTU
@@ -153,31 +153,27 @@ func open(ctx context.Context, s fabric.Spec, cfg fabric.PortConfig, host fabric
 		}
 		c, err := openFD(o.fd, mtu)
 		if err != nil {
-			return nil, err
+			return fabric.Opened{}, err
 		}
 		cfg.Info = fmt.Sprintf("fd %d, %s", o.fd, c.peer())
-		return nil, attach(host, &connPort{c: c}, cfg)
+		return fabric.Opened{Port: &connPort{c: c}, Config: cfg}, nil
 	case o.connect != "":
 		if cfg.Name == "" {
 			cfg.Name = baseName(o.connect)
 		}
 		cfg.Info = "connect " + o.connect
-		return nil, attach(host, openDial(o.connect, mtu, host.Logger().Named("stream")), cfg)
+		return fabric.Opened{Port: openDial(o.connect, mtu, a.Logger().Named("stream")), Config: cfg}, nil
 	default:
 		if cfg.Name == "" {
 			cfg.Name = baseName(o.path)
 		}
 		cfg.MTU = mtu
-		return listen(ctx, o, cfg, host)
+		l, err := listen(ctx, o, cfg, a)
+		if err != nil {
+			return fabric.Opened{}, err
+		}
+		return fabric.Opened{Device: l}, nil
 	}
-}
-
-func attach(host fabric.Host, p fabric.Port, cfg fabric.PortConfig) error {
-	if err := host.Attach(p, cfg); err != nil {
-		p.Close()
-		return err
-	}
-	return nil
 }
 
 // openFD takes over an inherited, connected stream socket.

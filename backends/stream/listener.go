@@ -20,11 +20,11 @@ import (
 // listener is a listening stream socket whose every connection is a port
 // of its own, named DEVICE/<n> with n counting connections from 1.
 type listener struct {
-	name string
-	sock *socketFile
-	cfg  fabric.PortConfig // template for connections
-	host fabric.Host
-	log  hclog.Logger
+	name     string
+	sock     *socketFile
+	cfg      fabric.PortConfig // template for connections
+	attacher fabric.Attacher
+	log      hclog.Logger
 
 	mu     sync.Mutex
 	conns  map[*connPort]struct{}
@@ -42,13 +42,13 @@ var _ fabric.Device = (*listener)(nil)
 
 // listen opens the socket file and starts accepting connections until
 // ctx ends or the device is closed.
-func listen(ctx context.Context, o options, cfg fabric.PortConfig, host fabric.Host) (*listener, error) {
+func listen(ctx context.Context, o options, cfg fabric.PortConfig, a fabric.Attacher) (*listener, error) {
 	sock, err := listenUnix(o.path, o.mode, o.gid)
 	if err != nil {
 		return nil, err
 	}
 	l := &listener{
-		name: cfg.Name, sock: sock, cfg: cfg, host: host, log: host.Logger().Named("stream"),
+		name: cfg.Name, sock: sock, cfg: cfg, attacher: a, log: a.Logger().Named("stream"),
 		conns: map[*connPort]struct{}{}, done: make(chan struct{}),
 	}
 	go l.accept()
@@ -122,7 +122,7 @@ func (l *listener) attach(nc *net.UnixConn) {
 	cfg.Device = l.name
 	cfg.Info = c.peer()
 	p.name = cfg.Name
-	if err := l.host.Attach(p, cfg); err != nil {
+	if err := l.attacher.Attach(p, cfg); err != nil {
 		l.log.Warn("connection not attached", "device", l.name, "port", cfg.Name, "error", err)
 		p.Close()
 	}
@@ -149,7 +149,7 @@ func (l *listener) Close() error {
 		l.closeErr = l.sock.close()
 		<-l.done
 		for _, p := range ports {
-			if err := l.host.Detach(p.name); err != nil {
+			if err := l.attacher.Detach(p.name); err != nil {
 				p.Close() // never attached
 			}
 		}
