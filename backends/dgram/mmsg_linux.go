@@ -42,11 +42,10 @@ func recvBatch(fd int, s *recvScratch, bufs [][]byte, sizes []int, from []addr) 
 			h.Namelen = uint32(unsafe.Sizeof(from[i].raw))
 		}
 	}
-	r, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&s.hdrs[0])), uintptr(n), unix.MSG_DONTWAIT, 0, 0)
-	if errno != 0 {
-		return 0, errno
+	got, err := mmsg.Recv(fd, s.hdrs[:n], unix.MSG_DONTWAIT)
+	if err != nil {
+		return 0, err
 	}
-	got := int(r)
 	for i := 0; i < got; i++ {
 		sizes[i] = int(s.hdrs[i].Len)
 		if s.hdrs[i].Msg.Flags&unix.MSG_TRUNC != 0 {
@@ -74,11 +73,7 @@ func sendBatch(fd int, s *sendScratch, bufs [][]byte, to *addr) (int, error) {
 			h.Namelen = to.len
 		}
 	}
-	r, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&s.hdrs[0])), uintptr(n), unix.MSG_DONTWAIT, 0, 0)
-	if errno != 0 {
-		return 0, errno
-	}
-	return int(r), nil
+	return mmsg.Send(fd, s.hdrs[:n], unix.MSG_DONTWAIT)
 }
 
 // setAddrLen completes an address built by makeAddr (Linux has no length

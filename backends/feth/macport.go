@@ -114,14 +114,14 @@ func (sys *system) kind() fabric.Kind {
 	}
 }
 
-func (sys *system) open(_ context.Context, s fabric.Spec, cfg fabric.PortConfig, host fabric.Host) (fabric.Device, error) {
+func (sys *system) open(_ context.Context, s fabric.Spec, cfg fabric.PortConfig, a fabric.Attacher) (fabric.Opened, error) {
 	o, err := parseMacOptions(s)
 	if err != nil {
-		return nil, err
+		return fabric.Opened{}, err
 	}
-	log := host.Logger().Named("feth")
+	log := a.Logger().Named("feth")
 	if !sys.isRoot() {
-		return nil, errNeedRoot
+		return fabric.Opened{}, errNeedRoot
 	}
 	sys.cleanOnce.Do(func() {
 		sys.store.setLogger(log)
@@ -131,13 +131,13 @@ func (sys *system) open(_ context.Context, s fabric.Spec, cfg fabric.PortConfig,
 	})
 	names, err := sys.ops.interfaces()
 	if err != nil {
-		return nil, fmt.Errorf("listing interfaces: %w", err)
+		return fabric.Opened{}, fmt.Errorf("listing interfaces: %w", err)
 	}
 	if !slices.Contains(names, o.bridge) {
-		return nil, fmt.Errorf("bridge %s does not exist (%s)", o.bridge, bridgesHintMac(sys.ops))
+		return fabric.Opened{}, fmt.Errorf("bridge %s does not exist (%s)", o.bridge, bridgesHintMac(sys.ops))
 	}
 	if !isBridgeName(o.bridge) {
-		return nil, fmt.Errorf("%s is not a bridge (%s)", o.bridge, bridgesHintMac(sys.ops))
+		return fabric.Opened{}, fmt.Errorf("%s is not a bridge (%s)", o.bridge, bridgesHintMac(sys.ops))
 	}
 	mtu := cfg.MTU
 	if mtu == 0 {
@@ -146,19 +146,19 @@ func (sys *system) open(_ context.Context, s fabric.Spec, cfg fabric.PortConfig,
 		// one takes its first member's).
 		bm, err := sys.ops.mtu(o.bridge)
 		if err != nil {
-			return nil, explain("reading the MTU of "+o.bridge, err)
+			return fabric.Opened{}, explain("reading the MTU of "+o.bridge, err)
 		}
 		mtu = min(max(bm, fabric.MinMTU), fabric.MaxMTU)
 	}
 	m := &pairMaker{ops: sys.ops, store: sys.store, self: sys.self, log: log}
 	pair, err := m.createPair(o.bridge, o.dev, mtu)
 	if err != nil {
-		return nil, err
+		return fabric.Opened{}, err
 	}
 	sp, err := sys.openSwitched(pair.switched, log)
 	if err != nil {
 		m.destroyPair(pair)
-		return nil, fmt.Errorf("switching %s: %w", pair.switched, err)
+		return fabric.Opened{}, fmt.Errorf("switching %s: %w", pair.switched, err)
 	}
 	if cfg.Name == "" {
 		cfg.Name = "feth-" + o.bridge
@@ -170,13 +170,14 @@ func (sys *system) open(_ context.Context, s fabric.Spec, cfg fabric.PortConfig,
 	if err != nil {
 		sp.Close()
 		m.destroyPair(pair)
-		return nil, err
+		return fabric.Opened{}, err
 	}
-	if err := host.Attach(p, cfg); err != nil {
+	port, err := p.port()
+	if err != nil {
 		p.Close()
-		return nil, err
+		return fabric.Opened{}, err
 	}
-	return nil, nil
+	return fabric.Opened{Port: port, Config: cfg}, nil
 }
 
 // newPort makes the port of pair on the system's link events.
@@ -192,11 +193,11 @@ func (sys *system) newPort(sp switchedPort, m *pairMaker, pair *fethPair, log hc
 	return p, nil
 }
 
-// fethPort is the fabric port of a feth pair: frames move through the
-// switched end's port, the link is up while that port's is and the
+// fethPort is a feth pair seen as a port (see port): frames move through
+// the switched end's port, the link is up while that port's is and the
 // member is in the bridge, and closing destroys the pair.
 type fethPort struct {
-	switchedPort // Read, Write, BatchSize, SetRemoteMACs, RxDropped
+	sw switchedPort // Read, Write, BatchSize, SetRemoteMACs, RxDropped
 
 	m     *pairMaker
 	k     *keeper
@@ -218,12 +219,11 @@ type fethPort struct {
 	reason                    string
 }
 
-var (
-	_ fabric.Port          = (*fethPort)(nil)
-	_ fabric.Linker        = (*fethPort)(nil)
-	_ fabric.AddressFilter = (*fethPort)(nil)
-	_ fabric.RxDropper     = (*fethPort)(nil)
-)
+// port returns the port the fabric attaches: the switched end's port,
+// with the pair's link and Close, and every optional interface of its own.
+func (p *fethPort) port() (fabric.Port, error) {
+	return fabric.Wrap(p.sw, fabric.Hooks{Close: p.Close, LinkEvents: p.LinkEvents})
+}
 
 // newFethPort makes the port of pair, switched through sp, and starts
 // watching every interface's link events through src: a change of any of
@@ -231,18 +231,18 @@ var (
 // recycled index) makes the keeper check the pair.
 func newFethPort(sp switchedPort, m *pairMaker, pair *fethPair, src linkwatch.Source, log hclog.Logger) (*fethPort, error) {
 	p := &fethPort{
-		switchedPort: sp,
-		m:            m,
-		k:            &keeper{m: m, p: pair, log: log},
-		pair:         pair,
-		kick:         make(chan struct{}, 1),
-		inner:        sp.LinkEvents(),
-		link:         fabric.NewLinkState(),
-		done:         make(chan struct{}),
-		supDone:      make(chan struct{}),
-		innerUp:      true,
-		bridgeUp:     true,
-		up:           true,
+		sw:       sp,
+		m:        m,
+		k:        &keeper{m: m, p: pair, log: log},
+		pair:     pair,
+		kick:     make(chan struct{}, 1),
+		inner:    sp.LinkEvents(),
+		link:     fabric.NewLinkState(),
+		done:     make(chan struct{}),
+		supDone:  make(chan struct{}),
+		innerUp:  true,
+		bridgeUp: true,
+		up:       true,
 	}
 	w, err := linkwatch.Watch(src, nil, log, func(linkwatch.Event) {
 		select {
@@ -258,7 +258,7 @@ func newFethPort(sp switchedPort, m *pairMaker, pair *fethPair, src linkwatch.So
 	return p, nil
 }
 
-// LinkEvents implements fabric.Linker.
+// LinkEvents reports the pair's link: the port's LinkEvents.
 func (p *fethPort) LinkEvents() <-chan fabric.LinkEvent { return p.link.LinkEvents() }
 
 // supervise checks the bridge side whenever an interface changes, and
@@ -321,14 +321,13 @@ func (p *fethPort) report(note string) {
 	p.link.Set(up, reason, true)
 }
 
-// Close implements fabric.Port: it closes the switched port and destroys
-// the pair.
+// Close closes the switched port and destroys the pair: the port's Close.
 func (p *fethPort) Close() error {
 	p.closeOnce.Do(func() {
 		close(p.done)
 		p.w.Close()
 		<-p.supDone
-		err := p.switchedPort.Close()
+		err := p.sw.Close()
 		p.closeErr = errors.Join(err, p.m.destroyPair(p.pair))
 		p.link.Close()
 	})
