@@ -63,7 +63,9 @@ type Config[T any] struct {
 //     are always reported down then up, so the fabric forgets what it
 //     learned on the old interface;
 //   - set down, or (with NeedCarrier) without carrier: the link is down,
-//     the handle stays;
+//     the handle stays. (Right after a handle is opened, events still
+//     queued may predate it, a TAP's creation before Open set it up: a
+//     down they report is checked against the kernel's state now.)
 //   - a handle its user found dead (Dead): it is reopened;
 //   - an interface that exists but cannot be opened (a TAP another
 //     process still holds): the link is down, and opening is retried
@@ -116,9 +118,9 @@ const (
 	maxRetry = 5 * time.Second
 )
 
-// NewSupervisor opens a handle on cfg.Name (creating the interface with
-// cfg.Create) and keeps it open until Close. Its link starts up unless
-// the interface is down.
+// NewSupervisor opens a handle on cfg.Name (cfg.Open may create the
+// interface) and keeps it open until Close. Its link starts up unless the
+// interface is down.
 func NewSupervisor[T any](cfg Config[T]) (*Supervisor[T], error) {
 	if cfg.Log == nil {
 		cfg.Log = hclog.NewNullLogger()
