@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/l2fabric/l2fabric/fabric"
+	"github.com/l2fabric/l2fabric/internal/sockbuf"
 )
 
 // BenchmarkForwardStream measures known unicast between two stream ports
@@ -47,8 +48,7 @@ func benchForward(b *testing.B, size int) {
 			b.Fatal(err)
 		}
 		for _, fd := range fds {
-			setBuffer(fd, unix.SO_SNDBUF, sendBufferSize)
-			setBuffer(fd, unix.SO_RCVBUF, recvBufferSize)
+			sockbuf.Set(fd, sendBufferSize, recvBufferSize)
 		}
 		unix.SetNonblock(fds[1], true) // so that reads can time out
 		vms[i] = os.NewFile(uintptr(fds[1]), "vm")

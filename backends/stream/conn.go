@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/l2fabric/l2fabric/fabric"
+	"github.com/l2fabric/l2fabric/internal/sockbuf"
 )
 
 const (
@@ -87,8 +88,7 @@ func newConn(nc *net.UnixConn, limit int) (*conn, error) {
 	}
 	c.rdFn, c.wrFn = c.readSome, c.writeSome
 	rc.Control(func(fd uintptr) {
-		setBuffer(int(fd), unix.SO_SNDBUF, sendBufferSize)
-		setBuffer(int(fd), unix.SO_RCVBUF, recvBufferSize)
+		sockbuf.Set(int(fd), sendBufferSize, recvBufferSize)
 	})
 	return c, nil
 }
