@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -372,7 +371,7 @@ func (f *Fabric) Attach(dev Port, cfg PortConfig) error {
 	for _, s := range f.statics {
 		if s.Port == p.Name {
 			if !p.member(s.VLAN) {
-				f.log.Warn("static entry not installed: the port is not a member of its VLAN", "port", p.Name, "mac", s.MAC, "vlan", s.VLAN, "port_vlans", describeVLANs(p.PortConfig))
+				f.log.Warn("static entry not installed: the port is not a member of its VLAN", "port", p.Name, "mac", s.MAC, "vlan", s.VLAN, "port_vlans", DescribeVLANs(p.VLAN, FormatVLANList(p.Trunk)))
 				continue
 			}
 			if err := f.fdb.AddStatic(s.VLAN, s.MAC, p); err != nil {
@@ -391,7 +390,7 @@ func (f *Fabric) Attach(dev Port, cfg PortConfig) error {
 		f.wg.Add(1)
 		go f.linkLoop(p, l.LinkEvents())
 	}
-	f.log.Info("port attached", "port", p.Name, "kind", p.Kind, "info", p.Info, "vlans", describeVLANs(p.PortConfig), "mtu", p.MTU)
+	f.log.Info("port attached", "port", p.Name, "kind", p.Kind, "info", p.Info, "vlans", DescribeVLANs(p.VLAN, FormatVLANList(p.Trunk)), "mtu", p.MTU)
 	return nil
 }
 
@@ -780,16 +779,4 @@ func (r *rateLimiter) allow() (bool, int) {
 	n := r.suppressed
 	r.suppressed = 0
 	return true, n
-}
-
-// describeVLANs formats a port's VLAN membership for logs and errors.
-func describeVLANs(c PortConfig) string {
-	if !c.IsTrunk() {
-		return fmt.Sprintf("access vlan %d", c.VLAN)
-	}
-	s := "trunk " + FormatVLANList(c.Trunk)
-	if c.VLAN != 0 {
-		s += fmt.Sprintf(" native %d", c.VLAN)
-	}
-	return strings.TrimSpace(s)
 }
