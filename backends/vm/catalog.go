@@ -191,3 +191,20 @@ func (c *Catalog) List() []Entry {
 	}
 	return out
 }
+
+// SetInline replaces the inline definitions with defs, as a reload of the
+// configuration file does. A name given twice is an error and changes
+// nothing.
+func (c *Catalog) SetInline(defs []*Definition) error {
+	m := map[string]*Definition{}
+	for _, d := range defs {
+		if _, dup := m[d.Name]; dup {
+			return fmt.Errorf("VM %s is defined twice", d.Name)
+		}
+		m[d.Name] = d
+	}
+	c.mu.Lock()
+	c.inline = m
+	c.mu.Unlock()
+	return nil
+}

@@ -10,12 +10,10 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-
-	"github.com/spf13/pflag"
 )
 
-// ErrUsage is wrapped by the errors of Command, CreateCommand and
-// ListCommand that are mistakes on the command line (exit status 2).
+// ErrUsage is wrapped by the errors of Create that are mistakes in its
+// options (exit status 2 on the command line).
 var ErrUsage = errors.New("usage")
 
 // usageError is a command-line mistake; errors.Is(err, ErrUsage) holds.
@@ -28,100 +26,39 @@ func usagef(format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...)}
 }
 
-// Usage is the help of the vm subcommand.
-const Usage = `Usage:
-  l2fabric vm create NAME --kernel PATH [--initrd PATH] [--cmdline TEXT] [--cpus N]
-                     [--memory SIZE] [--disk PATH]... [--disk-ro PATH]... [--nics N]
-                     [--mac MAC]... [--mtu N] [--console PATH|none]
-                     [--restart no|on-failure|always] [--dir DIR] [--force]
-                                write NAME/vm.conf, a VM to attach with --port vm:NAME
-  l2fabric vm list [--json] [--dir DIR]
-                                list the VMs defined and whether they are usable
-`
-
-// Command runs "l2fabric vm ARGS...": create or list.
-func Command(args []string, stdout io.Writer) error {
-	if len(args) == 0 {
-		return usagef("vm: missing subcommand (create or list)")
-	}
-	switch args[0] {
-	case "create":
-		return CreateCommand(args[1:], stdout)
-	case "list", "ls":
-		return ListCommand(args[1:], stdout)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, Usage)
-		return nil
-	}
-	return usagef("vm: unknown subcommand %q (create or list)", args[0])
+// CreateOptions are the settings of a new VM definition, as
+// 'l2fabric vm create' takes them. Zero values are the defaults; relative
+// paths resolve against the current directory.
+type CreateOptions struct {
+	Name    string
+	Dir     string // directory of definitions; "" is the first of DefaultDirs
+	Kernel  string
+	Initrd  string
+	Cmdline string // "" is DefaultCmdline
+	CPUs    int    // 0 is DefaultCPUs
+	Memory  string // a size with a unit; "" is DefaultMemory
+	Disks   []Disk // in device order
+	NICs    int    // 0 is one
+	MACs    []string
+	MTU     int    // 0 is MinNICMTU
+	Console string // "" is console.log in the VM's directory; "none" for none
+	Restart string // "" is no
+	Force   bool   // replace an existing definition
 }
 
-// diskFlag appends to one list from --disk and --disk-ro, so that the
-// disks keep the order they were given in.
-type diskFlag struct {
-	list *[]Disk
-	ro   bool
-}
-
-func (f diskFlag) String() string { return "" }
-func (f diskFlag) Type() string   { return "PATH" }
-func (f diskFlag) Set(v string) error {
-	if v == "" {
-		return errors.New("empty disk path")
-	}
-	*f.list = append(*f.list, Disk{Path: v, ReadOnly: f.ro})
-	return nil
-}
-
-// CreateCommand runs "l2fabric vm create NAME --kernel PATH ...": it
-// writes NAME/vm.conf in --dir (default: the first of DefaultDirs) with
-// every setting explicit and the NICs' MACs written out. Relative paths
-// given on the command line resolve against the current directory. It
-// refuses to replace an existing definition without --force.
-func CreateCommand(args []string, stdout io.Writer) error {
-	fs := pflag.NewFlagSet("l2fabric vm create", pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	var (
-		kernel, initrd, cmdline, memory, console, restart, dir string
-		cpus, nics, mtu                                        int
-		macs                                                   []string
-		disks                                                  []Disk
-		force                                                  bool
-	)
-	fs.StringVar(&kernel, "kernel", "", "Linux kernel (required; on Apple Silicon an uncompressed arm64 Image)")
-	fs.StringVar(&initrd, "initrd", "", "initial RAM disk")
-	fs.StringVar(&cmdline, "cmdline", DefaultCmdline, "kernel command line")
-	fs.IntVar(&cpus, "cpus", DefaultCPUs, "virtual CPUs")
-	fs.StringVar(&memory, "memory", FormatSize(DefaultMemory), "memory, with a unit: 512M, 2G")
-	fs.Var(diskFlag{&disks, false}, "disk", "raw disk image, read-write (repeatable)")
-	fs.Var(diskFlag{&disks, true}, "disk-ro", "raw disk image, read-only (repeatable)")
-	fs.IntVar(&nics, "nics", 1, "number of NICs")
-	fs.StringArrayVar(&macs, "mac", nil, "MAC of the next NIC (repeatable; default: derived from the name)")
-	fs.IntVar(&mtu, "mtu", MinNICMTU, "MTU of the NICs (1500-65535; above 1500 needs macOS 13)")
-	fs.StringVar(&console, "console", "", "console log file, or none (default: console.log in the VM's directory)")
-	fs.StringVar(&restart, "restart", string(RestartNo), "restart policy: no, on-failure or always")
-	fs.StringVar(&dir, "dir", "", "directory of VM definitions (default: "+DefaultDirs()[0]+")")
-	fs.BoolVar(&force, "force", false, "replace an existing definition")
-	help := func() {
-		fmt.Fprintf(stdout, "Usage: l2fabric vm create NAME --kernel PATH [flags]\n\nFlags:\n%s", fs.FlagUsages())
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			help()
-			return nil
-		}
-		return usagef("vm create: %v", err)
-	}
-	if fs.NArg() != 1 {
-		return usagef("vm create: want one VM name, got %d arguments", fs.NArg())
-	}
-	name := fs.Arg(0)
+// Create writes NAME/vm.conf in o.Dir with every setting explicit and the
+// NICs' MACs written out, and tells stdout how to attach it. It refuses
+// to replace an existing definition without o.Force. Mistakes in o are
+// errors wrapping ErrUsage.
+func Create(o CreateOptions, stdout io.Writer) error {
+	name := o.Name
 	if err := ValidName(name); err != nil {
 		return usagef("vm create: %v", err)
 	}
-	if kernel == "" {
+	if o.Kernel == "" {
 		return usagef("vm create %s: --kernel is required", name)
 	}
+	dir := o.Dir
 	if dir == "" {
 		dir = DefaultDirs()[0]
 	}
@@ -136,28 +73,39 @@ func CreateCommand(args []string, stdout io.Writer) error {
 	vmDir := filepath.Join(dir, name)
 	source := filepath.Join(vmDir, ConfigFile)
 	b := newBuilder(name, cwd, source)
-	settings := [][2]string{{"kernel", kernel}, {"cmdline", cmdline}, {"cpus", strconv.Itoa(cpus)},
-		{"memory", memory}, {"restart", restart}, {"mtu", strconv.Itoa(mtu)}, {"nics", strconv.Itoa(nics)}}
-	if initrd != "" {
-		settings = append(settings, [2]string{"initrd", initrd})
+	orDefault := func(n, def int) string {
+		if n == 0 {
+			n = def
+		}
+		return strconv.Itoa(n)
 	}
-	if console != "" {
-		settings = append(settings, [2]string{"console", console})
+	orText := func(s, def string) string {
+		if s == "" {
+			return def
+		}
+		return s
 	}
-	for _, m := range macs {
+	settings := [][2]string{{"kernel", o.Kernel}, {"cmdline", orText(o.Cmdline, DefaultCmdline)}, {"cpus", orDefault(o.CPUs, DefaultCPUs)},
+		{"memory", orText(o.Memory, FormatSize(DefaultMemory))}, {"restart", orText(o.Restart, string(RestartNo))},
+		{"mtu", orDefault(o.MTU, MinNICMTU)}, {"nics", orDefault(o.NICs, 1)}}
+	if o.Initrd != "" {
+		settings = append(settings, [2]string{"initrd", o.Initrd})
+	}
+	if o.Console != "" {
+		settings = append(settings, [2]string{"console", o.Console})
+	}
+	for _, m := range o.MACs {
 		settings = append(settings, [2]string{"mac", m})
 	}
-	for _, s := range settings {
-		if err := b.set(s[0], s[1]); err != nil {
-			return usagef("vm create %s: %v", name, err)
-		}
-	}
-	for _, d := range disks {
+	for _, d := range o.Disks {
 		k := "disk"
 		if d.ReadOnly {
 			k = "disk-ro"
 		}
-		if err := b.set(k, d.Path); err != nil {
+		settings = append(settings, [2]string{k, d.Path})
+	}
+	for _, s := range settings {
+		if err := b.set(s[0], s[1]); err != nil {
 			return usagef("vm create %s: %v", name, err)
 		}
 	}
@@ -169,7 +117,7 @@ func CreateCommand(args []string, stdout io.Writer) error {
 	if err := def.Validate(); err != nil {
 		return err
 	}
-	if _, err := os.Stat(source); err == nil && !force {
+	if _, err := os.Stat(source); err == nil && !o.Force {
 		return fmt.Errorf("vm create %s: %s already exists (use --force to replace it)", name, source)
 	}
 	if err := os.MkdirAll(vmDir, 0o755); err != nil {
@@ -231,28 +179,9 @@ type listNIC struct {
 	MTU int    `json:"mtu"`
 }
 
-// ListCommand runs "l2fabric vm list [--json] [--dir DIR]": every VM
-// defined in the directories (DefaultDirs, or DIR), whether it is usable,
-// and why not.
-func ListCommand(args []string, stdout io.Writer) error {
-	fs := pflag.NewFlagSet("l2fabric vm list", pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	asJSON := fs.Bool("json", false, "print JSON")
-	dirs := fs.StringArray("dir", nil, "directory of VM definitions (repeatable; default: "+strings.Join(DefaultDirs(), ", ")+")")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			fmt.Fprintf(stdout, "Usage: l2fabric vm list [--json] [--dir DIR]\n\nFlags:\n%s", fs.FlagUsages())
-			return nil
-		}
-		return usagef("vm list: %v", err)
-	}
-	if fs.NArg() > 0 {
-		return usagef("vm list: unexpected argument %q", fs.Arg(0))
-	}
-	return list(NewCatalog(*dirs...), *asJSON, stdout)
-}
-
-func list(c *Catalog, asJSON bool, stdout io.Writer) error {
+// WriteList writes every VM of c to stdout, whether it is usable and
+// why not: a table, or JSON.
+func WriteList(c *Catalog, asJSON bool, stdout io.Writer) error {
 	ents := c.List()
 	if asJSON {
 		out := []listEntry{}

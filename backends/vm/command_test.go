@@ -10,7 +10,7 @@ import (
 	"testing"
 )
 
-func TestCreateCommand(t *testing.T) {
+func TestCreate(t *testing.T) {
 	vms := t.TempDir()
 	files := t.TempDir()
 	t.Chdir(files)
@@ -20,10 +20,10 @@ func TestCreateCommand(t *testing.T) {
 	writeFile(t, filepath.Join(files, "seed.iso"), []byte("x"))
 
 	var out bytes.Buffer
-	args := []string{"create", "router", "--dir", vms, "--kernel", "Image", "--initrd", "initrd.img",
-		"--cmdline", "console=hvc0 root=/dev/vda rw", "--cpus", "4", "--memory", "2G",
-		"--disk", "root.img", "--disk-ro", "seed.iso", "--nics", "2", "--mac", "52:54:00:00:00:01", "--restart", "on-failure"}
-	if err := Command(args, &out); err != nil {
+	o := CreateOptions{Name: "router", Dir: vms, Kernel: "Image", Initrd: "initrd.img",
+		Cmdline: "console=hvc0 root=/dev/vda rw", CPUs: 4, Memory: "2G",
+		Disks: []Disk{{Path: "root.img"}, {Path: "seed.iso", ReadOnly: true}}, NICs: 2, MACs: []string{"52:54:00:00:00:01"}, Restart: "on-failure"}
+	if err := Create(o, &out); err != nil {
 		t.Fatal(err)
 	}
 	conf := filepath.Join(vms, "router", ConfigFile)
@@ -56,11 +56,11 @@ func TestCreateCommand(t *testing.T) {
 	}
 
 	// No overwrite without --force.
-	err = Command([]string{"create", "router", "--dir", vms, "--kernel", "Image"}, &out)
+	err = Create(CreateOptions{Name: "router", Dir: vms, Kernel: "Image"}, &out)
 	if err == nil || !strings.Contains(err.Error(), "already exists (use --force") || errors.Is(err, ErrUsage) {
 		t.Errorf("second create: %v", err)
 	}
-	if err := Command([]string{"create", "router", "--dir", vms, "--kernel", "Image", "--force"}, &out); err != nil {
+	if err := Create(CreateOptions{Name: "router", Dir: vms, Kernel: "Image", Force: true}, &out); err != nil {
 		t.Errorf("create --force: %v", err)
 	}
 	if d, err := NewCatalog(vms).Lookup("router"); err != nil || d.CPUs != DefaultCPUs || len(d.NICs) != 1 {
@@ -69,7 +69,7 @@ func TestCreateCommand(t *testing.T) {
 
 	// The default directory is L2FABRIC_VMS's.
 	t.Setenv(EnvDir, vms)
-	if err := CreateCommand([]string{"web", "--kernel", "Image", "--console", "none"}, &out); err != nil {
+	if err := Create(CreateOptions{Name: "web", Kernel: "Image", Console: "none"}, &out); err != nil {
 		t.Fatal(err)
 	}
 	if d, err := NewCatalog().Lookup("web"); err != nil || d.Console != "" {
@@ -84,62 +84,51 @@ func equalDefs(a, b *Definition) bool {
 	return bytes.Equal(ja, jb)
 }
 
-func TestCreateCommandErrors(t *testing.T) {
+func TestCreateErrors(t *testing.T) {
 	vms := t.TempDir()
 	files := t.TempDir()
 	t.Chdir(files)
 	writeFile(t, filepath.Join(files, "Image"), arm64Image())
 	tests := []struct {
-		args  []string
+		o     CreateOptions
 		want  string
 		usage bool
 	}{
-		{[]string{"router"}, "--kernel is required", true},
-		{[]string{"--kernel", "Image"}, "want one VM name, got 0", true},
-		{[]string{"a", "b", "--kernel", "Image"}, "want one VM name, got 2", true},
-		{[]string{"bad/name", "--kernel", "Image"}, "may contain only", true},
-		{[]string{"router", "--kernel", "Image", "--memory", "1.5X"}, `size "1.5X" has an unknown unit`, true},
-		{[]string{"router", "--kernel", "Image", "--memory", "1024"}, "has no unit", true},
-		{[]string{"router", "--kernel", "Image", "--cpus", "0"}, "cpus must be 1 to 256, not 0", true},
-		{[]string{"router", "--kernel", "Image", "--mtu", "1400"}, "from 1500 to 65535", true},
-		{[]string{"router", "--kernel", "Image", "--mac", "02:00:00:00:00:01", "--mac", "02:00:00:00:00:01"}, "same MAC", true},
-		{[]string{"router", "--kernel", "Image", "--restart", "sometimes"}, "want no, on-failure or always", true},
-		{[]string{"router", "--kernel", "Image", "--bogus"}, "unknown flag: --bogus", true},
-		{[]string{"router", "--kernel", "missing"}, "kernel " + filepath.Join(files, "missing") + " does not exist", false},
-		{[]string{"router", "--kernel", "Image", "--disk", "nodisk.img"}, "disk 0 " + filepath.Join(files, "nodisk.img") + " does not exist", false},
+		{CreateOptions{Name: "router"}, "--kernel is required", true},
+		{CreateOptions{Kernel: "Image"}, "empty VM name", true},
+		{CreateOptions{Name: "bad/name", Kernel: "Image"}, "may contain only", true},
+		{CreateOptions{Name: "router", Kernel: "Image", Memory: "1.5X"}, `size "1.5X" has an unknown unit`, true},
+		{CreateOptions{Name: "router", Kernel: "Image", Memory: "1024"}, "has no unit", true},
+		{CreateOptions{Name: "router", Kernel: "Image", CPUs: -1}, "cpus must be 1 to 256, not -1", true},
+		{CreateOptions{Name: "router", Kernel: "Image", MTU: 1400}, "from 1500 to 65535", true},
+		{CreateOptions{Name: "router", Kernel: "Image", MACs: []string{"02:00:00:00:00:01", "02:00:00:00:00:01"}}, "same MAC", true},
+		{CreateOptions{Name: "router", Kernel: "Image", Restart: "sometimes"}, "want no, on-failure or always", true},
+		{CreateOptions{Name: "router", Kernel: "missing"}, "kernel " + filepath.Join(files, "missing") + " does not exist", false},
+		{CreateOptions{Name: "router", Kernel: "Image", Disks: []Disk{{Path: "nodisk.img"}}}, "disk 0 " + filepath.Join(files, "nodisk.img") + " does not exist", false},
 	}
 	for _, tt := range tests {
 		var out bytes.Buffer
-		err := CreateCommand(append(tt.args, "--dir", vms), &out)
+		tt.o.Dir = vms
+		err := Create(tt.o, &out)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("create %q: got %v, want an error containing %q", tt.args, err, tt.want)
+			t.Errorf("create %+v: got %v, want an error containing %q", tt.o, err, tt.want)
 			continue
 		}
 		if errors.Is(err, ErrUsage) != tt.usage {
-			t.Errorf("create %q: usage error = %v, want %v", tt.args, errors.Is(err, ErrUsage), tt.usage)
+			t.Errorf("create %+v: usage error = %v, want %v", tt.o, errors.Is(err, ErrUsage), tt.usage)
 		}
 	}
 	if _, err := os.Stat(filepath.Join(vms, "router")); !os.IsNotExist(err) {
 		t.Errorf("a failed create left %s behind", filepath.Join(vms, "router"))
 	}
-	var out bytes.Buffer
-	if err := CreateCommand([]string{"--help"}, &out); err != nil || !strings.Contains(out.String(), "--kernel") {
-		t.Errorf("--help: %v\n%s", err, out.String())
-	}
-	if err := Command(nil, &out); !errors.Is(err, ErrUsage) {
-		t.Errorf("vm with no subcommand: %v", err)
-	}
-	if err := Command([]string{"frobnicate"}, &out); !errors.Is(err, ErrUsage) {
-		t.Errorf("vm frobnicate: %v", err)
-	}
 }
 
-func TestListCommand(t *testing.T) {
+func TestWriteList(t *testing.T) {
 	vms := t.TempDir()
 	writeVM(t, vms, "router", "kernel=Image\nnics=2\n")
 	writeVM(t, vms, "broken", "kernel=Image\nmemory=lots\n")
 	var out bytes.Buffer
-	if err := ListCommand([]string{"--dir", vms}, &out); err != nil {
+	if err := WriteList(NewCatalog(vms), false, &out); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
@@ -149,7 +138,7 @@ func TestListCommand(t *testing.T) {
 		t.Errorf("list:\n%s", out.String())
 	}
 	out.Reset()
-	if err := ListCommand([]string{"--dir", vms, "--json"}, &out); err != nil {
+	if err := WriteList(NewCatalog(vms), true, &out); err != nil {
 		t.Fatal(err)
 	}
 	var got []listEntry
@@ -160,10 +149,7 @@ func TestListCommand(t *testing.T) {
 		t.Errorf("list --json: %s", out.String())
 	}
 	out.Reset()
-	if err := ListCommand([]string{"--dir", t.TempDir()}, &out); err != nil || !strings.Contains(out.String(), "no VMs defined") {
+	if err := WriteList(NewCatalog(t.TempDir()), false, &out); err != nil || !strings.Contains(out.String(), "no VMs defined") {
 		t.Errorf("empty list: %v, %q", err, out.String())
-	}
-	if err := ListCommand([]string{"extra"}, &out); !errors.Is(err, ErrUsage) {
-		t.Errorf("list extra: %v", err)
 	}
 }

@@ -1,0 +1,239 @@
+package vm
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// TableKeys are the keys of a VM table in l2fabric's TOML configuration
+// file ([vm.NAME]), the same as vm.conf's. kernel, initrd, cmdline,
+// memory, console and restart are strings; cpus, mtu and nics integers;
+// disk is a list whose elements are a path (read-write) or a table
+// {path = "...", read-only = true}, in device order; disk-ro and mac are
+// lists of strings; nic is a list of tables {mac = "...", mtu = N}.
+var TableKeys = []string{"kernel", "initrd", "cmdline", "cpus", "memory", "disk", "disk-ro", "console", "restart", "nic", "mac", "mtu", "nics"}
+
+// KeyError is an error in one key of a VM table; Index is the element of
+// a list the error is about, -1 for the key as a whole.
+type KeyError struct {
+	Key   string
+	Index int
+	Err   error
+}
+
+func (e *KeyError) Error() string {
+	if e.Index >= 0 {
+		return fmt.Sprintf("%s[%d]: %v", e.Key, e.Index, e.Err)
+	}
+	return fmt.Sprintf("%s: %v", e.Key, e.Err)
+}
+
+func (e *KeyError) Unwrap() error { return e.Err }
+
+// ParseTable builds the definition of VM name from a TOML table, decoded
+// as map[string]any (strings, int64s, []any and map[string]any, as TOML
+// decoders give them). Relative paths resolve against base; source says
+// where the table is, for Validate's errors. Errors about a key are
+// *KeyError.
+func ParseTable(name string, table map[string]any, base, source string) (*Definition, error) {
+	if err := ValidName(name); err != nil {
+		return nil, err
+	}
+	b := newBuilder(name, base, source)
+	keys := make([]string, 0, len(table))
+	for k := range table {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	if _, ok := table["nic"]; ok {
+		if _, ok := table["mac"]; ok {
+			return nil, &KeyError{Key: "mac", Index: -1, Err: fmt.Errorf("give the NICs either as nic = [{mac = ..., mtu = ...}] or as mac = [...], not both")}
+		}
+	}
+	for _, k := range keys {
+		if err := setTableKey(b, k, table[k]); err != nil {
+			return nil, err
+		}
+	}
+	d, err := b.definition(filepath.Join(DefaultDirs()[0], name))
+	if err != nil {
+		return nil, &KeyError{Key: "kernel", Index: -1, Err: err}
+	}
+	return d, nil
+}
+
+func setTableKey(b *builder, key string, v any) error {
+	fail := func(i int, format string, args ...any) error {
+		return &KeyError{Key: key, Index: i, Err: fmt.Errorf(format, args...)}
+	}
+	set := func(i int, k, s string) error {
+		if err := b.set(k, s); err != nil {
+			return &KeyError{Key: key, Index: i, Err: err}
+		}
+		return nil
+	}
+	switch key {
+	case "kernel", "initrd", "cmdline", "memory", "console", "restart":
+		s, ok := v.(string)
+		if !ok {
+			return fail(-1, "want a string in quotes, not %s", tomlType(v))
+		}
+		return set(-1, key, s)
+	case "cpus", "mtu", "nics":
+		n, ok := v.(int64)
+		if !ok {
+			return fail(-1, "want a whole number, not %s", tomlType(v))
+		}
+		return set(-1, key, strconv.FormatInt(n, 10))
+	case "disk", "disk-ro", "mac", "nic":
+		list, ok := v.([]any)
+		if !ok {
+			return fail(-1, "want a list [...], not %s", tomlType(v))
+		}
+		for i, e := range list {
+			var err error
+			switch key {
+			case "disk":
+				err = setDisk(b, i, e, fail)
+			case "nic":
+				err = setNIC(b, i, e, fail)
+			default:
+				s, ok := e.(string)
+				if !ok {
+					return fail(i, "want a string in quotes, not %s", tomlType(e))
+				}
+				err = set(i, key, s)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return &KeyError{Key: key, Index: -1, Err: fmt.Errorf("unknown key (keys: %s)", strings.Join(TableKeys, ", "))}
+}
+
+func setDisk(b *builder, i int, e any, fail func(int, string, ...any) error) error {
+	switch e := e.(type) {
+	case string:
+		if err := b.set("disk", e); err != nil {
+			return fail(i, "%v", err)
+		}
+		return nil
+	case map[string]any:
+		path, ok := e["path"].(string)
+		if !ok {
+			return fail(i, `want {path = "IMAGE"} or {path = "IMAGE", read-only = true}`)
+		}
+		ro := false
+		for k, v := range e {
+			switch k {
+			case "path":
+			case "read-only":
+				if ro, ok = v.(bool); !ok {
+					return fail(i, "read-only: want true or false, not %s", tomlType(v))
+				}
+			default:
+				return fail(i, "unknown key %q (keys: path, read-only)", k)
+			}
+		}
+		k := "disk"
+		if ro {
+			k = "disk-ro"
+		}
+		if err := b.set(k, path); err != nil {
+			return fail(i, "%v", err)
+		}
+		return nil
+	}
+	return fail(i, `want a path in quotes or {path = "IMAGE", read-only = true}, not %s`, tomlType(e))
+}
+
+func setNIC(b *builder, i int, e any, fail func(int, string, ...any) error) error {
+	t, ok := e.(map[string]any)
+	if !ok {
+		return fail(i, `want a table {mac = "MAC", mtu = N}, not %s`, tomlType(e))
+	}
+	var parts []string
+	for _, k := range []string{"mac", "mtu"} {
+		switch v := t[k].(type) {
+		case nil:
+		case string:
+			parts = append(parts, k+"="+v)
+		case int64:
+			parts = append(parts, k+"="+strconv.FormatInt(v, 10))
+		default:
+			return fail(i, "%s: not %s", k, tomlType(v))
+		}
+	}
+	for k := range t {
+		if k != "mac" && k != "mtu" {
+			return fail(i, "unknown key %q (keys: mac, mtu)", k)
+		}
+	}
+	if err := b.set("nic", strings.Join(parts, ",")); err != nil {
+		return fail(i, "%v", err)
+	}
+	return nil
+}
+
+// tomlType names the TOML type of a decoded value, for errors.
+func tomlType(v any) string {
+	switch v.(type) {
+	case string:
+		return "a string"
+	case int64:
+		return "an integer"
+	case float64:
+		return "a float"
+	case bool:
+		return "a boolean"
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "a table"
+	}
+	return fmt.Sprintf("a %T", v)
+}
+
+// FormatTable returns the definition as a TOML table [vm.NAME] for
+// l2fabric's configuration file: every setting explicit, the derived MACs
+// written out. Paths are absolute.
+func (d *Definition) FormatTable() []byte {
+	var b strings.Builder
+	q := func(s string) string { return strconv.Quote(s) }
+	fmt.Fprintf(&b, "[vm.%s]\n", d.Name)
+	fmt.Fprintf(&b, "kernel = %s\n", q(d.Kernel))
+	if d.Initrd != "" {
+		fmt.Fprintf(&b, "initrd = %s\n", q(d.Initrd))
+	}
+	fmt.Fprintf(&b, "cmdline = %s\n", q(d.Cmdline))
+	fmt.Fprintf(&b, "cpus = %d\n", d.CPUs)
+	fmt.Fprintf(&b, "memory = %s\n", q(FormatSize(d.Memory)))
+	if len(d.Disks) > 0 {
+		var disks []string
+		for _, disk := range d.Disks {
+			if disk.ReadOnly {
+				disks = append(disks, fmt.Sprintf("{ path = %s, read-only = true }", q(disk.Path)))
+			} else {
+				disks = append(disks, q(disk.Path))
+			}
+		}
+		fmt.Fprintf(&b, "disk = [%s]\n", strings.Join(disks, ", "))
+	}
+	console := d.Console
+	if console == "" {
+		console = NoConsole
+	}
+	fmt.Fprintf(&b, "console = %s\n", q(console))
+	fmt.Fprintf(&b, "restart = %s\n", q(string(d.Restart)))
+	var nics []string
+	for _, n := range d.NICs {
+		nics = append(nics, fmt.Sprintf("{ mac = %s, mtu = %d }", q(n.MAC.String()), n.MTU))
+	}
+	fmt.Fprintf(&b, "nic = [%s]\n", strings.Join(nics, ", "))
+	return []byte(b.String())
+}
