@@ -84,10 +84,10 @@ func (a *app) fdbCommand() *cobra.Command {
 	showFlags(showCmd)
 
 	add := client(&cobra.Command{
-		Use:   "add MAC@PORT[,vlan=N]",
-		Short: "add a static entry",
+		Use:     "add MAC@PORT[,vlan=N]",
+		Short:   "add a static entry",
 		Example: "  l2fabric fdb add 52:54:00:12:34:56@router,vlan=10",
-		Args:  exactArgs(1, "one MAC@PORT[,vlan=N], e.g. l2fabric fdb add 52:54:00:12:34:56@router"),
+		Args:    exactArgs(1, "one MAC@PORT[,vlan=N], e.g. l2fabric fdb add 52:54:00:12:34:56@router"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, err := parseStatic(args[0])
 			if err != nil {

@@ -20,7 +20,7 @@ import (
 // daemon's flags: each key is a flag of the same name.
 type configFile struct {
 	path     string
-	settings []setting       // in the order of the file
+	settings []setting        // in the order of the file
 	vms      []*vm.Definition // the [vm.NAME] tables
 	vmLines  map[string]int   // the line of each VM's table
 }
