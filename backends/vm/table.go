@@ -53,6 +53,9 @@ func ParseTable(name string, table map[string]any, base, source string) (*Defini
 			return nil, &KeyError{Key: "mac", Index: -1, Err: fmt.Errorf("give the NICs either as nic = [{mac = ..., mtu = ...}] or as mac = [...], not both")}
 		}
 	}
+	if _, ok := table["kernel"]; !ok {
+		return nil, &KeyError{Key: "kernel", Index: -1, Err: fmt.Errorf(`missing: a VM needs kernel = "PATH", the Linux kernel it boots`)}
+	}
 	for _, k := range keys {
 		if err := setTableKey(b, k, table[k]); err != nil {
 			return nil, err

@@ -255,8 +255,7 @@ func (a *app) reloadCommand() *cobra.Command {
 		Args:  noArgs(""),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var r control.ReloadResult
-			err := a.call("reload", nil, &r)
-			if err != nil && r.Attached == nil && r.Detached == nil {
+			if err := a.call("reload", nil, &r); err != nil {
 				return err
 			}
 			for _, n := range r.Detached {
@@ -269,7 +268,7 @@ func (a *app) reloadCommand() *cobra.Command {
 			for _, w := range r.Warnings {
 				fmt.Fprintf(a.stdout, "warning: %s\n", w)
 			}
-			return err
+			return nil
 		},
 	})
 }

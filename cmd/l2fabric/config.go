@@ -77,7 +77,7 @@ func parseConfig(path string, data []byte, fs *pflag.FlagSet) (*configFile, erro
 			for i, e := range elems {
 				str, ok := e.(string)
 				if !ok {
-					return nil, fmt.Errorf("%s: want a list of strings in quotes, e.g. %s = [\"...\"], and element %d is %s", at(k), k, i, tomlType(e))
+					return nil, fmt.Errorf("%s:%d: %s: want a list of strings in quotes, e.g. %s = [\"...\"], and element %d is %s", path, elemLine(lines, k, i), k, k, i, tomlType(e))
 				}
 				s.values = append(s.values, str)
 				s.origins = append(s.origins, fmt.Sprintf("%s:%d: %s", path, elemLine(lines, k, i), k))

@@ -95,10 +95,14 @@ func (r *reloader) reload() (control.ReloadResult, error) {
 	}
 	want.ports, want.statics = applied, appliedStatics
 	r.running = want
-	err = errors.Join(errs...)
-	r.log.Info("reloaded", "file", want.configFile, "attached", res.Attached, "detached", res.Detached,
-		"unchanged", res.Unchanged, "statics_added", res.StaticsAdded, "statics_removed", res.StaticsRemoved, "error", err)
-	return res, err
+	logArgs := []any{"file", want.configFile, "attached", res.Attached, "detached", res.Detached,
+		"unchanged", res.Unchanged, "statics_added", res.StaticsAdded, "statics_removed", res.StaticsRemoved}
+	if err := errors.Join(errs...); err != nil {
+		r.log.Error("reloaded, with errors", append(logArgs, "error", err)...)
+		return res, fmt.Errorf("reload applied in part (attached %v, detached %v; what failed is retried by the next reload): %w", res.Attached, res.Detached, err)
+	}
+	r.log.Info("reloaded", logArgs...)
+	return res, nil
 }
 
 // diffSpecs compares the running port specs with the wanted ones: remove

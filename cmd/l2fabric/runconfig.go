@@ -42,8 +42,9 @@ func loadRunConfig(cmdline []setting) (*runConfig, error) {
 	origins := map[string][]string{}
 	given := map[string]bool{}
 	apply := func(s setting) error {
+		f := fs.Lookup(s.name)
 		for i, val := range s.values {
-			if err := fs.Set(s.name, val); err != nil {
+			if err := f.Value.Set(val); err != nil {
 				return usagef("%s %q: %v", s.origins[i], val, err)
 			}
 		}

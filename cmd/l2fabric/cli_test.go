@@ -1,0 +1,263 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"runtime/debug"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+
+	"github.com/l2fabric/l2fabric/fabric"
+	"github.com/l2fabric/l2fabric/fabric/control"
+	"github.com/l2fabric/l2fabric/fabric/fabrictest"
+)
+
+// commandPaths lists every command and help topic of the tree, as the
+// arguments that name it.
+func commandPaths(c *cobra.Command, prefix []string) [][]string {
+	var out [][]string
+	for _, sub := range c.Commands() {
+		if !sub.IsAvailableCommand() && !sub.IsAdditionalHelpTopicCommand() {
+			continue
+		}
+		p := append(append([]string{}, prefix...), sub.Name())
+		out = append(out, p)
+		out = append(out, commandPaths(sub, p)...)
+	}
+	return out
+}
+
+// TestHelpForEveryCommand: every command answers --help, -h and 'help
+// CMD' on stdout with exit status 0.
+func TestHelpForEveryCommand(t *testing.T) {
+	paths := commandPaths(newApp(nil, nil).rootCommand(), nil)
+	if len(paths) < 12 {
+		t.Fatalf("only %d commands: %v", len(paths), paths)
+	}
+	paths = append(paths, []string{})
+	for _, p := range paths {
+		for _, args := range [][]string{append(append([]string{}, p...), "--help"), append(append([]string{}, p...), "-h"), append([]string{"help"}, p...)} {
+			var stdout, stderr bytes.Buffer
+			code := Main(args, &stdout, &stderr)
+			if code != 0 || stderr.Len() > 0 || stdout.Len() == 0 {
+				t.Errorf("%v: exit %d, stdout %d bytes, stderr %q", args, code, stdout.Len(), stderr.String())
+			}
+		}
+	}
+}
+
+// TestMacOSOnlyCommandsHidden: 'vm' is listed only where VMs boot.
+func TestMacOSOnlyCommandsHidden(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	Main([]string{"help"}, &stdout, &stderr)
+	if listed := strings.Contains(stdout.String(), "\n  vm "); listed != haveVMs {
+		t.Errorf("vm listed %v, want %v:\n%s", listed, haveVMs, stdout.String())
+	}
+	if code := Main([]string{"--vm", "x:kernel=/k"}, &stdout, &stderr); !haveVMs && code != exitUsage {
+		t.Errorf("--vm accepted on a platform without VMs")
+	}
+}
+
+func TestVersionString(t *testing.T) {
+	bi := &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: []debug.BuildSetting{
+		{Key: "vcs.revision", Value: "0123456789abcdef0123"}, {Key: "vcs.modified", Value: "true"}}}
+	for _, tt := range []struct {
+		stamped string
+		bi      *debug.BuildInfo
+		want    string
+	}{
+		{"v1.2.3", bi, "v1.2.3 (commit 0123456789ab+dirty)"},
+		{"", bi, "devel (commit 0123456789ab+dirty)"},
+		{"", &debug.BuildInfo{Main: debug.Module{Version: "v0.4.0"}}, "v0.4.0 (no commit recorded: built outside a git checkout)"},
+		{"v1", nil, "v1"},
+	} {
+		if got := formatVersion(tt.stamped, tt.bi); got != tt.want {
+			t.Errorf("formatVersion(%q) = %q, want %q", tt.stamped, got, tt.want)
+		}
+	}
+	for _, args := range [][]string{{"--version"}, {"version"}, {"-v"}} {
+		var stdout, stderr bytes.Buffer
+		if code := Main(args, &stdout, &stderr); code != 0 || stdout.String() != "l2fabric "+versionString()+"\n" {
+			t.Errorf("%v: exit %d, %q", args, code, stdout.String())
+		}
+	}
+}
+
+func TestCompletionScripts(t *testing.T) {
+	for _, sh := range []string{"bash", "zsh", "fish", "powershell"} {
+		var stdout, stderr bytes.Buffer
+		if code := Main([]string{"completion", sh}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "l2fabric") {
+			t.Errorf("completion %s: exit %d, %d bytes, %s", sh, code, stdout.Len(), stderr.String())
+		}
+	}
+}
+
+// serveFabric runs a fabric with a control server in the test and returns
+// its control socket.
+func serveFabric(t *testing.T) (*fabric.Fabric, string) {
+	t.Helper()
+	f, err := fabric.New(fabric.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "l2f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "ctl.sock")
+	srv, err := control.Listen(control.ServerConfig{Path: path, Version: "test"}, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{}, 2)
+	go func() { f.Run(ctx); done <- struct{}{} }()
+	go func() { srv.Serve(ctx); done <- struct{}{} }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		<-done
+		os.RemoveAll(dir)
+	})
+	return f, path
+}
+
+// TestGlobalFlagsEitherSide: --control and --timeout work before and
+// after the subcommand, and next to its own flags.
+func TestGlobalFlagsEitherSide(t *testing.T) {
+	f, ctl := serveFabric(t)
+	if err := f.Attach(fabrictest.New(4), fabric.PortConfig{Name: "vm1", Kind: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.AddStatic(fabric.Static{MAC: [6]byte{2, 0, 0, 0, 0, 1}, Port: "vm1", VLAN: 1}, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"--control", ctl, "fdb", "--json"},
+		{"fdb", "--json", "--control", ctl},
+		{"fdb", "--control", ctl, "--json", "--timeout", "2s"},
+		{"--timeout=2s", "fdb", "show", "--json", "--control=" + ctl},
+		{"--control", ctl, "--log-level", "debug", "fdb", "--port", "vm1", "--json"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := Main(args, &stdout, &stderr); code != 0 {
+			t.Errorf("%v: exit %d: %s", args, code, stderr.String())
+			continue
+		}
+		var es []fabric.Entry
+		if err := json.Unmarshal(stdout.Bytes(), &es); err != nil || len(es) != 1 || es[0].Port != "vm1" {
+			t.Errorf("%v: %v %q", args, err, stdout.String())
+		}
+	}
+}
+
+// TestCompletePortNames: detach and --port complete the daemon's port
+// names; without a daemon they complete nothing, quickly.
+func TestCompletePortNames(t *testing.T) {
+	f, ctl := serveFabric(t)
+	for _, n := range []string{"vm1", "vm2", "web"} {
+		if err := f.Attach(fabrictest.New(4), fabric.PortConfig{Name: n, Kind: "test"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tt := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"__complete", "--control", ctl, "detach", ""}, []string{"vm1", "vm2", "web"}},
+		{[]string{"__complete", "detach", "--control", ctl, "v"}, []string{"vm1", "vm2"}},
+		{[]string{"__complete", "--control", ctl, "fdb", "--port", "w"}, []string{"web"}},
+		{[]string{"__complete", "--control", ctl, "fdb", "flush", "--port", ""}, []string{"vm1", "vm2", "web"}},
+		{[]string{"__complete", "--control", "/nonexistent.sock", "detach", ""}, nil},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := Main(tt.args, &stdout, &stderr); code != 0 {
+			t.Errorf("%v: exit %d: %s", tt.args, code, stderr.String())
+		}
+		var got []string
+		for _, line := range strings.Split(stdout.String(), "\n") {
+			if line != "" && !strings.HasPrefix(line, ":") && !strings.HasPrefix(line, "Completion") {
+				name, _, _ := strings.Cut(line, "\t")
+				got = append(got, name)
+			}
+		}
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%v: completed %q, want %q", tt.args, got, tt.want)
+		}
+	}
+}
+
+func TestDiffSpecs(t *testing.T) {
+	running := []string{"dgram:/a", "dgram:/b,vlan=2", "vm:router", "host:eth0"}
+	wanted := []string{"host:eth0", "dgram:/b,vlan=3", "dgram:/a", "vm:router", "dgram:/c"}
+	remove, add, keep := diffSpecs(running, wanted, func(s string) bool { return s == "vm:router" })
+	if !reflect.DeepEqual(remove, []string{"dgram:/b,vlan=2", "vm:router"}) ||
+		!reflect.DeepEqual(add, []string{"dgram:/b,vlan=3", "vm:router", "dgram:/c"}) ||
+		!reflect.DeepEqual(keep, []string{"host:eth0", "dgram:/a"}) {
+		t.Errorf("remove %q, add %q, keep %q", remove, add, keep)
+	}
+	a := fabric.Static{MAC: [6]byte{2, 0, 0, 0, 0, 1}, Port: "a", VLAN: 1}
+	b := fabric.Static{MAC: [6]byte{2, 0, 0, 0, 0, 2}, Port: "b", VLAN: 1}
+	b2 := b
+	b2.VLAN = 2
+	del, ins := diffStatics([]fabric.Static{a, b}, []fabric.Static{a, b2})
+	if !reflect.DeepEqual(del, []fabric.Static{b}) || !reflect.DeepEqual(ins, []fabric.Static{b2}) {
+		t.Errorf("statics: remove %v, add %v", del, ins)
+	}
+}
+
+// TestVMCommands: the vm commands' command lines (listed on macOS only,
+// built everywhere).
+func TestVMCommands(t *testing.T) {
+	vms := t.TempDir()
+	run := func(args ...string) (int, string, string) {
+		var stdout, stderr bytes.Buffer
+		a := newApp(&stdout, &stderr)
+		root := &cobra.Command{Use: "l2fabric", SilenceErrors: true, SilenceUsage: true}
+		root.SetOut(&stdout)
+		root.SetErr(&stderr)
+		root.SetFlagErrorFunc(flagError)
+		root.AddCommand(a.vmCommand())
+		root.SetArgs(append([]string{"vm"}, args...))
+		if err := root.Execute(); err != nil {
+			if _, ok := err.(*usageError); ok {
+				return exitUsage, stdout.String(), err.Error()
+			}
+			return 1, stdout.String(), err.Error()
+		}
+		return 0, stdout.String(), stderr.String()
+	}
+	for _, tt := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"create", "--kernel", "Image"}, exitUsage, "want one VM name"},
+		{[]string{"create", "a", "b", "--kernel", "Image"}, exitUsage, "want one VM name"},
+		{[]string{"create", "router", "--kernel", "Image", "--bogus"}, exitUsage, "unknown flag: --bogus"},
+		{[]string{"create", "router", "--dir", vms}, exitUsage, "--kernel is required"},
+		{[]string{"create", "router", "--dir", vms, "--kernel", "Image", "--cpus", "0"}, exitUsage, "--cpus and --nics"},
+		{[]string{"create", "router", "--dir", vms, "--kernel", "/nonexistent/Image"}, 1, "does not exist"},
+		{[]string{"frobnicate"}, exitUsage, `unknown subcommand "frobnicate": want convert, create, list`},
+		{[]string{}, exitUsage, "missing subcommand"},
+		{[]string{"list", "--dir", vms}, 0, ""},
+		{[]string{"convert", "--dir", vms, "nosuch"}, 1, "no such VM"},
+	} {
+		code, _, stderr := run(tt.args...)
+		if code != tt.code || !strings.Contains(stderr, tt.want) {
+			t.Errorf("vm %v: exit %d, %q; want %d and %q", tt.args, code, stderr, tt.code, tt.want)
+		}
+	}
+	os.MkdirAll(filepath.Join(vms, "router"), 0o755)
+	os.WriteFile(filepath.Join(vms, "router", "vm.conf"), []byte("kernel=/k\nnics=2\nmemory=2G\n"), 0o644)
+	code, out, stderr := run("convert", "--dir", vms)
+	if code != 0 || !strings.Contains(out, "[vm.router]\nkernel = \"/k\"\n") || !strings.Contains(out, `memory = "2G"`) {
+		t.Errorf("convert: exit %d, %s\n%s", code, stderr, out)
+	}
+}
