@@ -27,7 +27,7 @@ func SystemDir(goos string) string {
 
 // DefaultDirs returns the directories VM definitions are looked up in, in
 // order, for this process: see the package documentation. The first is
-// where CreateCommand writes.
+// where Create writes.
 func DefaultDirs() []string {
 	return defaultDirs(runtime.GOOS, os.Geteuid(), os.Getenv)
 }
@@ -65,7 +65,8 @@ func userDir(goos string, getenv func(string) string) string {
 	return filepath.Join(home, ".config", "l2fabric", "vms")
 }
 
-// Catalog finds VM definitions by name: the inline ones (--vm) first, then
+// Catalog finds VM definitions by name: the inline ones (--vm and the
+// configuration file's tables) first, then
 // NAME/vm.conf in each of Dirs. It is safe for concurrent use.
 type Catalog struct {
 	// Dirs are the directories searched, in order.

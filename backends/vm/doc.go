@@ -5,9 +5,10 @@
 //
 // # Definitions
 //
-// A VM is found by name. Definitions given inline with --vm come first (see
-// ParseInline), then the directories of DefaultDirs, in order, each
-// holding NAME/vm.conf:
+// A VM is found by name. Definitions given inline come first: --vm (see
+// ParseInline) and the [vm.NAME] tables of l2fabric's TOML configuration
+// file (see ParseTable and FormatTable, which writes one); then the
+// directories of DefaultDirs, in order, each holding NAME/vm.conf:
 //
 //   - L2FABRIC_VMS, when set: that one directory and no other.
 //   - root on macOS: /Library/Application Support/l2fabric/vms
@@ -57,5 +58,6 @@
 //
 // Only macOS builds with cgo can boot VMs. Kind exists on darwin only; a
 // darwin build without cgo offers it but every vm: spec fails with
-// ErrNeedCgo. Definitions, CreateCommand and ListCommand are portable.
+// ErrNeedCgo. Definitions, Create and WriteList are portable; the
+// 'l2fabric vm' commands that call them live in cmd/l2fabric.
 package vm
