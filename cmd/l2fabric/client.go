@@ -31,8 +31,9 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// client marks c as a command for a running daemon.
-func client(c *cobra.Command) *cobra.Command {
+// noFileCompletion makes c complete no file names for its arguments
+// unless it says otherwise: client commands take names, not files.
+func noFileCompletion(c *cobra.Command) *cobra.Command {
 	if c.ValidArgsFunction == nil {
 		c.ValidArgsFunction = cobra.NoFileCompletions
 	}
@@ -73,17 +74,17 @@ func (a *app) fdbCommand() *cobra.Command {
 		c.Flags().Uint16Var(&vlan, "vlan", 0, "only this VLAN's entries")
 		c.RegisterFlagCompletionFunc("port", a.completePorts)
 	}
-	fdb := client(&cobra.Command{
+	fdb := noFileCompletion(&cobra.Command{
 		Use:   "fdb [--json] [--port NAME] [--vlan N]",
 		Short: "dump the learning table (or: fdb add, del, flush)",
 		Args:  noArgs(""),
 		RunE:  show,
 	})
 	showFlags(fdb)
-	showCmd := client(&cobra.Command{Use: "show [--json] [--port NAME] [--vlan N]", Short: "dump the learning table", Args: noArgs(""), RunE: show})
+	showCmd := noFileCompletion(&cobra.Command{Use: "show [--json] [--port NAME] [--vlan N]", Short: "dump the learning table", Args: noArgs(""), RunE: show})
 	showFlags(showCmd)
 
-	add := client(&cobra.Command{
+	add := noFileCompletion(&cobra.Command{
 		Use:     "add MAC@PORT[,vlan=N]",
 		Short:   "add a static entry",
 		Example: "  l2fabric fdb add 52:54:00:12:34:56@router,vlan=10",
@@ -97,7 +98,7 @@ func (a *app) fdbCommand() *cobra.Command {
 		},
 	})
 	var delVLAN uint16
-	del := client(&cobra.Command{
+	del := noFileCompletion(&cobra.Command{
 		Use:     "del MAC [--vlan N]",
 		Aliases: []string{"delete"},
 		Short:   "remove an entry, static or learned",
@@ -108,7 +109,7 @@ func (a *app) fdbCommand() *cobra.Command {
 	})
 	del.Flags().Uint16Var(&delVLAN, "vlan", fabric.DefaultVLAN, "VLAN of the entry")
 	var flushPort string
-	flush := client(&cobra.Command{
+	flush := noFileCompletion(&cobra.Command{
 		Use:   "flush [--port NAME]",
 		Short: "forget learned entries (static ones stay)",
 		Args:  noArgs(""),
@@ -129,7 +130,7 @@ func (a *app) fdbCommand() *cobra.Command {
 
 func (a *app) portsCommand() *cobra.Command {
 	var asJSON bool
-	c := client(&cobra.Command{
+	c := noFileCompletion(&cobra.Command{
 		Use:   "ports [--json]",
 		Short: "list ports and devices with their counters",
 		Args:  noArgs(""),
@@ -176,7 +177,7 @@ func formatDrops(c fabric.Counters) string {
 
 func (a *app) statsCommand() *cobra.Command {
 	var asJSON bool
-	c := client(&cobra.Command{
+	c := noFileCompletion(&cobra.Command{
 		Use:   "stats [--json]",
 		Short: "fabric and learning-table counters",
 		Args:  noArgs(""),
@@ -208,7 +209,7 @@ func (a *app) statsCommand() *cobra.Command {
 }
 
 func (a *app) attachCommand() *cobra.Command {
-	return client(&cobra.Command{
+	return noFileCompletion(&cobra.Command{
 		Use:     "attach KIND:ARG[,KEY=VALUE]...",
 		Short:   "add a port at run time (see 'l2fabric help specs')",
 		Example: "  l2fabric attach dgram:/tmp/vm9.sock,vlan=10",
@@ -228,7 +229,7 @@ func (a *app) attachCommand() *cobra.Command {
 }
 
 func (a *app) detachCommand() *cobra.Command {
-	return client(&cobra.Command{
+	return noFileCompletion(&cobra.Command{
 		Use:   "detach NAME",
 		Short: "remove a port or device (see l2fabric ports)",
 		Args:  exactArgs(1, "a port or device name (see l2fabric ports)"),
@@ -249,7 +250,7 @@ func (a *app) detachCommand() *cobra.Command {
 }
 
 func (a *app) reloadCommand() *cobra.Command {
-	return client(&cobra.Command{
+	return noFileCompletion(&cobra.Command{
 		Use:   "reload",
 		Short: "make the daemon re-read its --config file (as SIGHUP does)",
 		Args:  noArgs(""),

@@ -25,7 +25,7 @@ func newApp(stdout, stderr io.Writer) *app {
 func (a *app) rootCommand() *cobra.Command {
 	var compat daemonValues
 	root := &cobra.Command{
-		Use:   "l2fabric [command]",
+		Use:   "l2fabric",
 		Short: "a virtual Ethernet switch for VMs",
 		Long: `l2fabric is a MAC-learning Ethernet switch in user space, connecting VM
 sockets, host NICs and the host's bridge.
@@ -46,7 +46,10 @@ too, as earlier versions did.`,
 	root.SetErr(a.stderr)
 	root.SetVersionTemplate("l2fabric {{.Version}}\n")
 	registerGlobalFlags(root.PersistentFlags(), &a.globals)
+	// The daemon's flags work without 'run', as before it existed, but
+	// are listed under 'run --help' only.
 	registerDaemonFlags(root.Flags(), &compat)
+	root.Flags().VisitAll(func(f *pflag.Flag) { f.Hidden = true })
 	root.SetFlagErrorFunc(flagError)
 	root.AddGroup(&cobra.Group{ID: "daemon", Title: "The switch:"}, &cobra.Group{ID: "client", Title: "Commands for a running switch:"})
 	root.AddCommand(runCommand(a))
@@ -152,7 +155,9 @@ func flagError(cmd *cobra.Command, err error) error {
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {
 		if usage == "" && (strings.Contains(msg, `"--`+f.Name+`"`) || strings.Contains(msg, "--"+f.Name+" ") || strings.HasSuffix(msg, "--"+f.Name)) {
 			fs := pflag.NewFlagSet("", pflag.ContinueOnError)
-			fs.AddFlag(f)
+			shown := *f
+			shown.Hidden = false
+			fs.AddFlag(&shown)
 			usage = strings.TrimRight(fs.FlagUsages(), "\n")
 		}
 	})

@@ -55,6 +55,8 @@ static        = ["02:00:00:00:00:01@a,vlan=1", "02:00:00:00:00:02@b/x,vlan=20"]
 			{MAC: frames.MAC{2, 0, 0, 0, 0, 1}, Port: "a", VLAN: 1},
 			{MAC: frames.MAC{2, 0, 0, 0, 0, 2}, Port: "b/x", VLAN: 20},
 		},
+		portOrigins:   []string{p + ":10: port", p + ":10: port"},
+		staticOrigins: []string{p + ":11: static", p + ":11: static"},
 	}
 	if !reflect.DeepEqual(rc, want) {
 		t.Errorf("got  %+v\nwant %+v", rc, want)

@@ -28,7 +28,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 )
 
 // version is the release this binary is, stamped at build time with
@@ -64,11 +63,12 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintln(stderr, "l2fabric:", err)
 	var ue *usageError
 	if errors.As(err, &ue) {
-		path := "l2fabric"
-		if cmd != nil {
-			path = cmd.CommandPath()
+		if cmd == nil || !cmd.HasParent() {
+			// The root's own flags are the daemon's, listed by run --help.
+			fmt.Fprintln(stderr, "Run 'l2fabric --help' for the commands, 'l2fabric run --help' for the daemon's flags.")
+		} else {
+			fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
 		}
-		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", strings.TrimSpace(path))
 		return exitUsage
 	}
 	return 1

@@ -29,6 +29,26 @@ type reloader struct {
 	names map[string]string
 }
 
+// start opens the ports and adds the static entries of the configuration
+// the daemon started with. An error names the port's flag or line.
+func (r *reloader) start() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, spec := range r.running.ports {
+		name, err := r.f.Open(spec)
+		if err != nil {
+			return fmt.Errorf("%s: %v", r.running.portOrigins[i], err)
+		}
+		r.names[spec] = name
+	}
+	for i, st := range r.running.statics {
+		if err := r.f.AddStatic(st, true); err != nil {
+			return fmt.Errorf("%s %s@%s: %v", r.running.staticOrigins[i], st.MAC, st.Port, err)
+		}
+	}
+	return nil
+}
+
 // reload re-reads the file. A file that does not parse or validate
 // changes nothing: its error, naming the key and line, is logged and
 // returned. Ports that fail to open are reported and retried by the next
@@ -93,7 +113,8 @@ func (r *reloader) reload() (control.ReloadResult, error) {
 		appliedStatics = append(appliedStatics, st)
 		res.StaticsAdded++
 	}
-	want.ports, want.statics = applied, appliedStatics
+	want.setPorts(applied)
+	want.setStatics(appliedStatics)
 	r.running = want
 	logArgs := []any{"file", want.configFile, "attached", res.Attached, "detached", res.Detached,
 		"unchanged", res.Unchanged, "statics_added", res.StaticsAdded, "statics_removed", res.StaticsRemoved}
@@ -211,4 +232,31 @@ func restartOnly(old, new *runConfig) []string {
 	note(old.flow != new.flow, "flow-hold or flow-stall")
 	note(old.logJSON != new.logJSON, "log-json")
 	return out
+}
+
+// setPorts keeps those of rc's ports that are in keep, with their origins.
+func (rc *runConfig) setPorts(keep []string) {
+	origin := map[string]string{}
+	for i, p := range rc.ports {
+		origin[p] = rc.portOrigins[i]
+	}
+	rc.ports, rc.portOrigins = nil, nil
+	for _, p := range keep {
+		rc.ports = append(rc.ports, p)
+		rc.portOrigins = append(rc.portOrigins, origin[p])
+	}
+}
+
+// setStatics keeps those of rc's static entries that are in keep, with
+// their origins.
+func (rc *runConfig) setStatics(keep []fabric.Static) {
+	origin := map[fabric.Static]string{}
+	for i, s := range rc.statics {
+		origin[s] = rc.staticOrigins[i]
+	}
+	rc.statics, rc.staticOrigins = nil, nil
+	for _, s := range keep {
+		rc.statics = append(rc.statics, s)
+		rc.staticOrigins = append(rc.staticOrigins, origin[s])
+	}
 }

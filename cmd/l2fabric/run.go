@@ -22,6 +22,10 @@ import (
 // command line's settings until SIGINT or SIGTERM. SIGHUP and the
 // control protocol's reload re-read the --config file.
 func runDaemon(cmdline []setting, stderr io.Writer) error {
+	// Caught from the start: SIGHUP's default action ends the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	rc, err := loadRunConfig(cmdline)
 	if err != nil {
 		return err
@@ -50,9 +54,6 @@ func runDaemon(cmdline []setting, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 
 	r := &reloader{f: f, log: log, cmdline: cmdline, vms: vms, running: rc, names: map[string]string{}}
 	scfg := control.ServerConfig{Path: rc.control, Group: rc.controlGroup, Version: versionString(), Logger: log.Named("control")}
@@ -76,36 +77,25 @@ func runDaemon(cmdline []setting, stderr io.Writer) error {
 		<-fabricDone
 	}
 
-	for _, spec := range rc.ports {
-		name, err := f.Open(spec)
-		if err != nil {
-			shutdown()
-			return fmt.Errorf("--port %v", err)
-		}
-		r.names[spec] = name
-	}
-	for _, st := range rc.statics {
-		if err := f.AddStatic(st, true); err != nil {
-			shutdown()
-			return fmt.Errorf("--static %s@%s: %v", st.MAC, st.Port, err)
-		}
+	if err := r.start(); err != nil {
+		shutdown()
+		return err
 	}
 	if rc.defaultPort != "" {
 		printAttachHelp(stderr, rc.defaultPort)
 	}
 	log.Info("l2fabric running", "version", versionString(), "control", rc.control, "ports", len(rc.ports))
-	for {
+	for running := true; running; {
 		select {
 		case <-hup:
 			if rc.configFile == "" {
 				log.Warn("SIGHUP: nothing to reload: the daemon was started without --config")
-				continue
+			} else {
+				r.reload() // it logs what it did, or why not
 			}
-			r.reload() // logs its result and errors
-			continue
 		case <-ctx.Done():
+			running = false
 		}
-		break
 	}
 	log.Info("stopping")
 	shutdown()

@@ -20,6 +20,9 @@ type runConfig struct {
 	configFile   string // "" without --config
 	ports        []string
 	statics      []fabric.Static
+	// portOrigins and staticOrigins say where each port and static
+	// entry was given, for errors: "--port", "l2fabric.toml:3: port".
+	portOrigins, staticOrigins []string
 	control      string
 	controlGroup string
 	fdb          fdb.Config
@@ -131,6 +134,7 @@ func loadRunConfig(cmdline []setting) (*runConfig, error) {
 		if _, _, _, err := kinds.Parse(p); err != nil {
 			return nil, usagef("%s: %v", origin("port", i), err)
 		}
+		rc.portOrigins = append(rc.portOrigins, origin("port", i))
 	}
 	rc.ports = ports
 	for i, s := range v.statics {
@@ -139,6 +143,7 @@ func loadRunConfig(cmdline []setting) (*runConfig, error) {
 			return nil, usagef("%s %q: %v", origin("static", i), s, err)
 		}
 		rc.statics = append(rc.statics, st)
+		rc.staticOrigins = append(rc.staticOrigins, origin("static", i))
 	}
 	return &rc, nil
 }
