@@ -17,20 +17,20 @@ import (
 // runConfig is the daemon's configuration, from its command line and its
 // configuration file, checked.
 type runConfig struct {
-	configFile   string // "" without --config
-	ports        []string
-	statics      []fabric.Static
+	configFile string // "" without --config
+	ports      []string
+	statics    []fabric.Static
 	// portOrigins and staticOrigins say where each port and static
 	// entry was given, for errors: "--port", "l2fabric.toml:3: port".
 	portOrigins, staticOrigins []string
-	control      string
-	controlGroup string
-	fdb          fdb.Config
-	flow         fabric.FlowControl
-	logLevel     hclog.Level
-	logJSON      bool
-	defaultPort  string           // the socket path of the default port, when no --port
-	vmDefs       []*vm.Definition // --vm and the file's [vm.NAME] tables
+	control                    string
+	controlGroup               string
+	fdb                        fdb.Config
+	flow                       fabric.FlowControl
+	logLevel                   hclog.Level
+	logJSON                    bool
+	defaultPort                string           // the socket path of the default port, when no --port
+	vmDefs                     []*vm.Definition // --vm and the file's [vm.NAME] tables
 }
 
 // loadRunConfig builds the daemon's configuration: the command line's
