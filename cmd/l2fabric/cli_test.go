@@ -195,14 +195,14 @@ func TestCompletePortNames(t *testing.T) {
 	}
 }
 
-func TestDiffSpecs(t *testing.T) {
-	running := []string{"dgram:/a", "dgram:/b,vlan=2", "vm:router", "host:eth0"}
-	wanted := []string{"host:eth0", "dgram:/b,vlan=3", "dgram:/a", "vm:router", "dgram:/c"}
-	remove, add, keep := diffSpecs(running, wanted, func(s string) bool { return s == "vm:router" })
-	if !reflect.DeepEqual(remove, []string{"dgram:/b,vlan=2", "vm:router"}) ||
-		!reflect.DeepEqual(add, []string{"dgram:/b,vlan=3", "vm:router", "dgram:/c"}) ||
-		!reflect.DeepEqual(keep, []string{"host:eth0", "dgram:/a"}) {
-		t.Errorf("remove %q, add %q, keep %q", remove, add, keep)
+func TestDiffPorts(t *testing.T) {
+	running := portKeys([]string{"dgram:/a", "dgram:/b,vlan=2", "vm:router", "vm:r2", "vm:r2", "host:eth0"})
+	wanted := portKeys([]string{"host:eth0", "dgram:/b,vlan=3", "dgram:/a", "vm:router", "vm:r2", "dgram:/c"})
+	remove, add, keep := diffPorts(running, wanted, func(s string) bool { return s == "vm:router" })
+	if !reflect.DeepEqual(remove, []portKey{{"dgram:/b,vlan=2", 0}, {"vm:router", 0}, {"vm:r2", 1}}) ||
+		!reflect.DeepEqual(add, []portKey{{"dgram:/b,vlan=3", 0}, {"vm:router", 0}, {"dgram:/c", 0}}) ||
+		!reflect.DeepEqual(keep, []portKey{{"host:eth0", 0}, {"dgram:/a", 0}, {"vm:r2", 0}}) {
+		t.Errorf("remove %v, add %v, keep %v", remove, add, keep)
 	}
 	a := fabric.Static{MAC: [6]byte{2, 0, 0, 0, 0, 1}, Port: "a", VLAN: 1}
 	b := fabric.Static{MAC: [6]byte{2, 0, 0, 0, 0, 2}, Port: "b", VLAN: 1}

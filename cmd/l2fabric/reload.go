@@ -23,10 +23,34 @@ type reloader struct {
 	log     hclog.Logger
 	cmdline []setting   // the command line, which overrides the file
 	vms     *vm.Catalog // the fabric's VM catalog
-	running *runConfig  // what was applied last
-	// names maps each port spec of running to the name of the port or
-	// device its Open created, which Detach takes.
-	names map[string]string
+	running *runConfig  // what was asked for last (its ports: see ports)
+	// ports are the port specs open, in order, and names the name of the
+	// port or device each one's Open created, which Detach takes.
+	ports []portKey
+	names map[portKey]string
+}
+
+func newReloader(f *fabric.Fabric, log hclog.Logger, cmdline []setting, vms *vm.Catalog, rc *runConfig) *reloader {
+	return &reloader{f: f, log: log, cmdline: cmdline, vms: vms, running: rc, names: map[portKey]string{}}
+}
+
+// portKey is one port spec of a configuration: the spec, and which of
+// the specs written the same way it is (vm:router twice attaches two of
+// the router's NICs).
+type portKey struct {
+	spec string
+	n    int
+}
+
+// portKeys keys a list of specs.
+func portKeys(specs []string) []portKey {
+	seen := map[string]int{}
+	out := make([]portKey, len(specs))
+	for i, s := range specs {
+		out[i] = portKey{s, seen[s]}
+		seen[s]++
+	}
+	return out
 }
 
 // start opens the ports and adds the static entries of the configuration
@@ -34,12 +58,13 @@ type reloader struct {
 func (r *reloader) start() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for i, spec := range r.running.ports {
-		name, err := r.f.Open(spec)
+	for i, k := range portKeys(r.running.ports) {
+		name, err := r.f.Open(k.spec)
 		if err != nil {
 			return fmt.Errorf("%s: %v", r.running.portOrigins[i], err)
 		}
-		r.names[spec] = name
+		r.names[k] = name
+		r.ports = append(r.ports, k)
 	}
 	for i, st := range r.running.statics {
 		if err := r.f.AddStatic(st, true); err != nil {
@@ -51,8 +76,8 @@ func (r *reloader) start() error {
 
 // reload re-reads the file. A file that does not parse or validate
 // changes nothing: its error, naming the key and line, is logged and
-// returned. Ports that fail to open are reported and retried by the next
-// reload.
+// returned. Ports and static entries that fail to apply are reported and
+// retried by the next reload.
 func (r *reloader) reload() (control.ReloadResult, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -72,30 +97,30 @@ func (r *reloader) reload() (control.ReloadResult, error) {
 	if err := r.vms.SetInline(want.vmDefs); err != nil {
 		return res, err
 	}
-	remove, add, keep := diffSpecs(r.running.ports, want.ports, func(spec string) bool {
+	remove, add, keep := diffPorts(r.ports, portKeys(want.ports), func(spec string) bool {
 		s, err := fabric.ParseSpec(spec)
 		return err == nil && s.Kind == "vm" && changedVMs[s.Arg]
 	})
 	res.Unchanged = len(keep)
 	var errs []error
-	for _, spec := range remove {
-		name := r.names[spec]
+	for _, k := range remove {
+		name := r.names[k]
 		if err := r.f.Detach(name); err != nil {
 			// Gone already (a VM's port, detached with its VM): forget it.
-			r.log.Warn("reload: detaching", "port", name, "spec", spec, "error", err)
+			r.log.Warn("reload: detaching", "port", name, "spec", k.spec, "error", err)
 		}
-		delete(r.names, spec)
+		delete(r.names, k)
 		res.Detached = append(res.Detached, name)
 	}
-	applied := append([]string(nil), keep...)
-	for _, spec := range add {
-		name, err := r.f.Open(spec)
+	r.ports = keep
+	for _, k := range add {
+		name, err := r.f.Open(k.spec)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("port %s: %w", spec, err))
+			errs = append(errs, fmt.Errorf("port %s: %w", k.spec, err))
 			continue
 		}
-		r.names[spec] = name
-		applied = append(applied, spec)
+		r.names[k] = name
+		r.ports = append(r.ports, k)
 		res.Attached = append(res.Attached, name)
 	}
 	delStatics, addStatics := diffStatics(r.running.statics, want.statics)
@@ -104,17 +129,16 @@ func (r *reloader) reload() (control.ReloadResult, error) {
 		r.f.DeleteEntry(st.VLAN, st.MAC)
 		res.StaticsRemoved++
 	}
-	appliedStatics := sameStatics(r.running.statics, want.statics)
+	statics := sameStatics(r.running.statics, want.statics)
 	for _, st := range addStatics {
 		if err := r.f.AddStatic(st, true); err != nil {
 			errs = append(errs, fmt.Errorf("static %s@%s: %w", st.MAC, st.Port, err))
 			continue
 		}
-		appliedStatics = append(appliedStatics, st)
+		statics = append(statics, st)
 		res.StaticsAdded++
 	}
-	want.setPorts(applied)
-	want.setStatics(appliedStatics)
+	want.statics = statics // what failed is added by the next reload
 	r.running = want
 	logArgs := []any{"file", want.configFile, "attached", res.Attached, "detached", res.Detached,
 		"unchanged", res.Unchanged, "statics_added", res.StaticsAdded, "statics_removed", res.StaticsRemoved}
@@ -126,28 +150,28 @@ func (r *reloader) reload() (control.ReloadResult, error) {
 	return res, nil
 }
 
-// diffSpecs compares the running port specs with the wanted ones: remove
-// are running and not wanted (or changed, as changed says), add wanted
-// and not running (or changed), keep both. Specs are compared as
-// written: a port whose spec changed is removed and added again.
-func diffSpecs(running, wanted []string, changed func(string) bool) (remove, add, keep []string) {
-	want := map[string]bool{}
-	for _, s := range wanted {
-		want[s] = true
+// diffPorts compares the running ports with the wanted ones: remove are
+// running and not wanted (or their spec changed, as changed says), add
+// wanted and not running (or changed), keep both, in the wanted order.
+// Specs are compared as written: a port whose spec changed is removed and
+// added again.
+func diffPorts(running, wanted []portKey, changed func(spec string) bool) (remove, add, keep []portKey) {
+	want := map[portKey]bool{}
+	for _, k := range wanted {
+		want[k] = true
 	}
-	run := map[string]bool{}
-	for _, s := range running {
-		run[s] = true
-		if !want[s] || changed(s) {
-			remove = append(remove, s)
+	run := map[portKey]bool{}
+	for _, k := range running {
+		run[k] = true
+		if !want[k] || changed(k.spec) {
+			remove = append(remove, k)
 		}
 	}
-	for _, s := range wanted {
-		switch {
-		case !run[s] || changed(s):
-			add = append(add, s)
-		default:
-			keep = append(keep, s)
+	for _, k := range wanted {
+		if !run[k] || changed(k.spec) {
+			add = append(add, k)
+		} else {
+			keep = append(keep, k)
 		}
 	}
 	return remove, add, keep
@@ -232,31 +256,4 @@ func restartOnly(old, new *runConfig) []string {
 	note(old.flow != new.flow, "flow-hold or flow-stall")
 	note(old.logJSON != new.logJSON, "log-json")
 	return out
-}
-
-// setPorts keeps those of rc's ports that are in keep, with their origins.
-func (rc *runConfig) setPorts(keep []string) {
-	origin := map[string]string{}
-	for i, p := range rc.ports {
-		origin[p] = rc.portOrigins[i]
-	}
-	rc.ports, rc.portOrigins = nil, nil
-	for _, p := range keep {
-		rc.ports = append(rc.ports, p)
-		rc.portOrigins = append(rc.portOrigins, origin[p])
-	}
-}
-
-// setStatics keeps those of rc's static entries that are in keep, with
-// their origins.
-func (rc *runConfig) setStatics(keep []fabric.Static) {
-	origin := map[fabric.Static]string{}
-	for i, s := range rc.statics {
-		origin[s] = rc.staticOrigins[i]
-	}
-	rc.statics, rc.staticOrigins = nil, nil
-	for _, s := range keep {
-		rc.statics = append(rc.statics, s)
-		rc.staticOrigins = append(rc.staticOrigins, origin[s])
-	}
 }

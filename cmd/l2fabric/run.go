@@ -55,7 +55,7 @@ func runDaemon(cmdline []setting, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	r := &reloader{f: f, log: log, cmdline: cmdline, vms: vms, running: rc, names: map[string]string{}}
+	r := newReloader(f, log, cmdline, vms, rc)
 	scfg := control.ServerConfig{Path: rc.control, Group: rc.controlGroup, Version: versionString(), Logger: log.Named("control")}
 	if rc.configFile != "" {
 		scfg.Reload = r.reload
