@@ -1,26 +1,20 @@
 // Command l2fabric is a virtual Ethernet switch for VMs: a MAC-learning
 // fabric connecting VM sockets, host NICs and the host's own bridge.
 //
-// Usage:
+// 'l2fabric run' is the switch; fdb, ports, stats, attach, detach and
+// reload talk to a running one over its control socket; 'l2fabric help'
+// lists them all. The command tree is the one place the commands, their
+// flags and their help are written:
 //
-//	l2fabric run --port KIND:ARG[,KEY=VALUE]... [--config FILE] [flags]   run the switch (also: l2fabric [flags])
-//	l2fabric fdb [--json] [--port NAME] [--vlan N]          dump the learning table
-//	l2fabric fdb add MAC@PORT[,vlan=N]                      add a static entry
-//	l2fabric fdb del MAC [--vlan N]                         remove an entry
-//	l2fabric fdb flush [--port NAME]                        forget learned entries
-//	l2fabric ports [--json]                                 list ports and counters
-//	l2fabric stats [--json]                                 fabric and FDB counters
-//	l2fabric attach KIND:ARG[,KEY=VALUE]...                 add a port at run time
-//	l2fabric detach NAME                                    remove a port or device
-//	l2fabric reload                                         re-read the daemon's --config file
-//	l2fabric vm create|list|convert                         VM definitions (macOS)
-//	l2fabric completion bash|zsh|fish                       shell completion
-//	l2fabric version                                        (or --version)
-//
-// The commands are one cobra command tree (commands.go): help, completion
-// and the errors for unknown commands come from it. --control, --timeout,
-// --log-level and --log-json are global: they go before or after the
-// subcommand.
+//   - commands.go: the tree, the global flags, exit status 2 for mistakes
+//   - flags.go: the daemon's flags, each also a key of the --config file
+//   - config.go: the TOML file, every error with its line and key
+//   - runconfig.go: command line and file merged and checked
+//   - run.go, reload.go: the daemon, and SIGHUP / reload applying the file
+//   - client.go: the client commands and port-name completion
+//   - vm.go: 'l2fabric vm', where VMs boot (macOS)
+//   - topics.go: 'l2fabric help specs' and 'l2fabric help config'
+//   - version.go: --version, from main.version and the VCS commit
 package main
 
 import (
