@@ -283,3 +283,44 @@ func TestStartErrorNamesTheLine(t *testing.T) {
 		t.Errorf("the failed start left a.sock (%v)", err)
 	}
 }
+
+// TestFDBFiltersAndDelForms: filters that match nothing by mistake are
+// refused, and fdb del takes the form fdb add does.
+func TestFDBFiltersAndDelForms(t *testing.T) {
+	f, ctl := serveFabric(t)
+	if err := f.Attach(fabrictest.New(4), fabric.PortConfig{Name: "vm1", Kind: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	add := func(b byte) {
+		if err := f.AddStatic(fabric.Static{MAC: [6]byte{2, 0, 0, 0, 0, b}, Port: "vm1", VLAN: 1}, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add(1)
+	add(2)
+	add(3)
+	for _, tt := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"fdb", "--vlan", "0"}, exitUsage, "fdb --vlan 0"},
+		{[]string{"fdb", "--vlan", "5000"}, exitUsage, "1 to 4094"},
+		{[]string{"fdb", "--port", "nosuch"}, 1, `no port or device named "nosuch" (there are: vm1)`},
+		{[]string{"fdb", "del", "02:00:00:00:00:01,vlan=1"}, 0, ""},
+		{[]string{"fdb", "del", "02:00:00:00:00:02@vm1"}, 0, ""},
+		{[]string{"fdb", "del", "02:00:00:00:00:03@vm9"}, 1, "is on port vm1, not vm9"},
+		{[]string{"fdb", "del", "02:00:00:00:00:03,vlan=1", "--vlan", "2"}, exitUsage, "two different VLANs"},
+		{[]string{"fdb", "del", "02:00:00:00:00:03,colour=red"}, exitUsage, `unknown option "colour=red"`},
+		{[]string{"fdb", "del", "02:00:00:00:00:03", "--vlan", "1"}, 0, ""},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := Main(append(tt.args, "--control", ctl), &stdout, &stderr)
+		if code != tt.code || !strings.Contains(stderr.String(), tt.want) {
+			t.Errorf("%v: exit %d, %q; want %d and %q", tt.args, code, stderr.String(), tt.code, tt.want)
+		}
+	}
+	if es := f.Entries(); len(es) != 0 {
+		t.Errorf("entries left: %v", es)
+	}
+}

@@ -47,6 +47,11 @@ func (a *app) fdbCommand() *cobra.Command {
 		vlan   uint16
 	)
 	show := func(cmd *cobra.Command, _ []string) error {
+		if cmd.Flags().Changed("vlan") {
+			if _, err := fabric.ParseVLAN(strconv.Itoa(int(vlan))); err != nil {
+				return usagef("fdb --vlan %d: %v", vlan, err)
+			}
+		}
 		var entries []fabric.Entry
 		if err := a.call("fdb.show", control.FDBShowArgs{Port: port, VLAN: vlan}, &entries); err != nil {
 			return err
@@ -99,12 +104,40 @@ func (a *app) fdbCommand() *cobra.Command {
 	})
 	var delVLAN uint16
 	del := noFileCompletion(&cobra.Command{
-		Use:     "del MAC [--vlan N]",
+		Use:     "del MAC[@PORT][,vlan=N] [--vlan N]",
 		Aliases: []string{"delete"},
 		Short:   "remove an entry, static or learned",
+		Long: `Remove the entry of MAC in a VLAN (1 unless --vlan or ,vlan= says
+otherwise), static or learned. The argument may be written as to 'fdb add':
+MAC@PORT,vlan=N; the port is then checked against the entry's.`,
+		Example: "  l2fabric fdb del 52:54:00:12:34:56 --vlan 10\n  l2fabric fdb del 52:54:00:12:34:56@router,vlan=10",
 		Args:    exactArgs(1, "a MAC, e.g. l2fabric fdb del 52:54:00:12:34:56 --vlan 10"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.call("fdb.del", control.FDBDelArgs{MAC: args[0], VLAN: delVLAN}, nil)
+			ref, err := parseEntryRef(args[0])
+			if err != nil {
+				return usagef("fdb del %q: %v", args[0], err)
+			}
+			if cmd.Flags().Changed("vlan") {
+				if ref.VLAN != 0 && ref.VLAN != delVLAN {
+					return usagef("fdb del %q --vlan %d: two different VLANs", args[0], delVLAN)
+				}
+				ref.VLAN = delVLAN
+			}
+			if ref.VLAN == 0 {
+				ref.VLAN = fabric.DefaultVLAN
+			}
+			if ref.Port != "" {
+				var entries []fabric.Entry
+				if err := a.call("fdb.show", control.FDBShowArgs{VLAN: ref.VLAN}, &entries); err != nil {
+					return err
+				}
+				for _, e := range entries {
+					if e.MAC == ref.MAC && e.Port != ref.Port {
+						return fmt.Errorf("fdb del: %s in VLAN %d is on port %s, not %s", ref.MAC, ref.VLAN, e.Port, ref.Port)
+					}
+				}
+			}
+			return a.call("fdb.del", control.FDBDelArgs{MAC: ref.MAC.String(), VLAN: ref.VLAN}, nil)
 		},
 	})
 	del.Flags().Uint16Var(&delVLAN, "vlan", fabric.DefaultVLAN, "VLAN of the entry")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -146,6 +147,32 @@ func loadRunConfig(cmdline []setting) (*runConfig, error) {
 		rc.staticOrigins = append(rc.staticOrigins, origin("static", i))
 	}
 	return &rc, nil
+}
+
+// parseEntryRef parses the entry 'fdb del' removes: MAC[@PORT][,vlan=N],
+// the form of 'fdb add' with the port optional. VLAN is 0 when not given.
+func parseEntryRef(s string) (fabric.Static, error) {
+	var ref fabric.Static
+	head, opts, _ := strings.Cut(s, ",")
+	macStr, port, hasPort := strings.Cut(head, "@")
+	mac, err := frames.ParseMAC(macStr)
+	if err != nil {
+		return ref, err
+	}
+	if hasPort && port == "" {
+		return ref, errors.New("empty port name after '@' (want MAC[@PORT][,vlan=N])")
+	}
+	ref.MAC, ref.Port = mac, port
+	if opts != "" {
+		k, v, _ := strings.Cut(opts, "=")
+		if k != "vlan" {
+			return ref, fmt.Errorf("unknown option %q (want MAC[@PORT][,vlan=N])", opts)
+		}
+		if ref.VLAN, err = fabric.ParseVLAN(v); err != nil {
+			return ref, err
+		}
+	}
+	return ref, nil
 }
 
 // parseStatic parses MAC@PORT[,vlan=N].

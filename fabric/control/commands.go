@@ -55,10 +55,17 @@ func commands() []command {
 		noArgs("stats", "the fabric's and the learning table's counters", func(s *Server) (any, error) {
 			return s.f.Stats(), nil
 		}),
-		withArgs("fdb.show", "the learning table, filtered by port and VLAN", func(s *Server, a *FDBShowArgs) (any, error) {
+		withArgs("fdb.show", "the learning table, filtered by port (or device) and VLAN", func(s *Server, a *FDBShowArgs) (any, error) {
+			if a.VLAN > frames.MaxVLAN {
+				return nil, fmt.Errorf("fdb.show: vlan %d is not a VLAN from 1 to %d", a.VLAN, frames.MaxVLAN)
+			}
+			ports, err := s.portFilter(a.Port)
+			if err != nil {
+				return nil, err
+			}
 			out := []fabric.Entry{}
 			for _, e := range s.f.Entries() {
-				if (a.Port == "" || e.Port == a.Port) && (a.VLAN == 0 || e.VLAN == a.VLAN) {
+				if (ports == nil || ports[e.Port]) && (a.VLAN == 0 || e.VLAN == a.VLAN) {
 					out = append(out, e)
 				}
 			}
@@ -102,6 +109,28 @@ func commands() []command {
 			return s.cfg.Reload()
 		}),
 	}
+}
+
+// portFilter returns the ports whose entries a filter on name shows: the
+// port called name, or the ports of the device called name (a listening
+// socket's clients, a VM's NICs); nil for no filter. A name that is
+// neither is an error listing the names there are.
+func (s *Server) portFilter(name string) (map[string]bool, error) {
+	if name == "" {
+		return nil, nil
+	}
+	out := map[string]bool{}
+	var names []string
+	for _, p := range s.f.Ports() {
+		if p.Name == name || p.Device == name {
+			out[p.Name] = true
+		}
+		names = append(names, p.Name)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no port or device named %q (there are: %s)", name, strings.Join(names, ", "))
+	}
+	return out, nil
 }
 
 // lookupCommand returns the command called name.

@@ -134,6 +134,8 @@ func TestBadRequestsGetErrorsAndChangeNothing(t *testing.T) {
 		{"fdb.flush", []int{1}, `fdb.flush: args are an array, want an object {"port": a string}`},
 		{"ports", map[string]any{"x": 1}, "ports takes no args"},
 		{"reload", nil, "started without --config"},
+		{"fdb.show", control.FDBShowArgs{Port: "ghost"}, `no port or device named "ghost" (there are: vm1)`},
+		{"fdb.show", control.FDBShowArgs{VLAN: 5000}, "vlan 5000 is not a VLAN from 1 to 4094"},
 		{"fdb.del", control.FDBDelArgs{MAC: "52:54:00:00:00:02"}, "no entry"},
 		{"detach", control.DetachArgs{Name: "ghost"}, `no port or device named "ghost"`},
 		{"attach", control.AttachArgs{Spec: "warp:/x"}, "unknown port kind"},
@@ -252,5 +254,19 @@ func TestReloadHook(t *testing.T) {
 	}
 	if r := srv.Handle([]byte(`{"command":"reload"}`)); r.OK || !strings.Contains(r.Error, "l2fabric.toml:3: flow-hold") {
 		t.Errorf("failed reload = %+v", r)
+	}
+}
+
+// TestListenNamesMissingDirectory: a control socket in a directory that
+// does not exist says which directory.
+func TestListenNamesMissingDirectory(t *testing.T) {
+	f, err := fabric.New(fabric.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "nodir")
+	_, err = control.Listen(control.ServerConfig{Path: filepath.Join(dir, "ctl.sock")}, f)
+	if err == nil || !strings.Contains(err.Error(), "the directory "+dir+" does not exist") {
+		t.Errorf("Listen in a missing directory: %v", err)
 	}
 }

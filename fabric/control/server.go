@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 
@@ -72,6 +73,10 @@ func Listen(cfg ServerConfig, f *fabric.Fabric) (*Server, error) {
 	}
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: cfg.Path, Net: "unix"})
 	if err != nil {
+		dir := filepath.Dir(cfg.Path)
+		if _, serr := os.Stat(dir); errors.Is(serr, os.ErrNotExist) {
+			return nil, fmt.Errorf("control socket %s: the directory %s does not exist (create it, or pick another path with --control)", cfg.Path, dir)
+		}
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
 	ln.SetUnlinkOnClose(true)
