@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/l2fabric/l2fabric/internal/tomltype"
 )
 
 // TableKeys are the keys of a VM table in l2fabric's TOML configuration
@@ -82,19 +84,19 @@ func setTableKey(b *builder, key string, v any) error {
 	case "kernel", "initrd", "cmdline", "memory", "console", "restart":
 		s, ok := v.(string)
 		if !ok {
-			return fail(-1, "want a string in quotes, not %s", tomlType(v))
+			return fail(-1, "want a string in quotes, not %s", tomltype.Of(v))
 		}
 		return set(-1, key, s)
 	case "cpus", "mtu", "nics":
 		n, ok := v.(int64)
 		if !ok {
-			return fail(-1, "want a whole number, not %s", tomlType(v))
+			return fail(-1, "want a whole number, not %s", tomltype.Of(v))
 		}
 		return set(-1, key, strconv.FormatInt(n, 10))
 	case "disk", "disk-ro", "mac", "nic":
 		list, ok := v.([]any)
 		if !ok {
-			return fail(-1, "want a list [...], not %s", tomlType(v))
+			return fail(-1, "want a list [...], not %s", tomltype.Of(v))
 		}
 		for i, e := range list {
 			var err error
@@ -106,7 +108,7 @@ func setTableKey(b *builder, key string, v any) error {
 			default:
 				s, ok := e.(string)
 				if !ok {
-					return fail(i, "want a string in quotes, not %s", tomlType(e))
+					return fail(i, "want a string in quotes, not %s", tomltype.Of(e))
 				}
 				err = set(i, key, s)
 			}
@@ -137,7 +139,7 @@ func setDisk(b *builder, i int, e any, fail func(int, string, ...any) error) err
 			case "path":
 			case "read-only":
 				if ro, ok = v.(bool); !ok {
-					return fail(i, "read-only: want true or false, not %s", tomlType(v))
+					return fail(i, "read-only: want true or false, not %s", tomltype.Of(v))
 				}
 			default:
 				return fail(i, "unknown key %q (keys: path, read-only)", k)
@@ -152,13 +154,13 @@ func setDisk(b *builder, i int, e any, fail func(int, string, ...any) error) err
 		}
 		return nil
 	}
-	return fail(i, `want a path in quotes or {path = "IMAGE", read-only = true}, not %s`, tomlType(e))
+	return fail(i, `want a path in quotes or {path = "IMAGE", read-only = true}, not %s`, tomltype.Of(e))
 }
 
 func setNIC(b *builder, i int, e any, fail func(int, string, ...any) error) error {
 	t, ok := e.(map[string]any)
 	if !ok {
-		return fail(i, `want a table {mac = "MAC", mtu = N}, not %s`, tomlType(e))
+		return fail(i, `want a table {mac = "MAC", mtu = N}, not %s`, tomltype.Of(e))
 	}
 	var parts []string
 	for _, k := range []string{"mac", "mtu"} {
@@ -169,7 +171,7 @@ func setNIC(b *builder, i int, e any, fail func(int, string, ...any) error) erro
 		case int64:
 			parts = append(parts, k+"="+strconv.FormatInt(v, 10))
 		default:
-			return fail(i, "%s: not %s", k, tomlType(v))
+			return fail(i, "%s: not %s", k, tomltype.Of(v))
 		}
 	}
 	for k := range t {
@@ -181,25 +183,6 @@ func setNIC(b *builder, i int, e any, fail func(int, string, ...any) error) erro
 		return fail(i, "%v", err)
 	}
 	return nil
-}
-
-// tomlType names the TOML type of a decoded value, for errors.
-func tomlType(v any) string {
-	switch v.(type) {
-	case string:
-		return "a string"
-	case int64:
-		return "an integer"
-	case float64:
-		return "a float"
-	case bool:
-		return "a boolean"
-	case []any:
-		return "a list"
-	case map[string]any:
-		return "a table"
-	}
-	return fmt.Sprintf("a %T", v)
 }
 
 // FormatTable returns the definition as a TOML table [vm.NAME] for

@@ -14,6 +14,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/l2fabric/l2fabric/backends/vm"
+
+	"github.com/l2fabric/l2fabric/internal/tomltype"
 )
 
 // configFile is a configuration file read and checked against the
@@ -77,7 +79,7 @@ func parseConfig(path string, data []byte, fs *pflag.FlagSet) (*configFile, erro
 			for i, e := range elems {
 				str, ok := e.(string)
 				if !ok {
-					return nil, fmt.Errorf("%s:%d: %s: want a list of strings in quotes, e.g. %s = [\"...\"], and element %d is %s", path, elemLine(lines, k, i), k, k, i, tomlType(e))
+					return nil, fmt.Errorf("%s:%d: %s: want a list of strings in quotes, e.g. %s = [\"...\"], and element %d is %s", path, elemLine(lines, k, i), k, k, i, tomltype.Of(e))
 				}
 				s.values = append(s.values, str)
 				s.origins = append(s.origins, fmt.Sprintf("%s:%d: %s", path, elemLine(lines, k, i), k))
@@ -109,12 +111,12 @@ func flagText(f *pflag.Flag, v any) (string, error) {
 		if b, ok := v.(bool); ok {
 			return strconv.FormatBool(b), nil
 		}
-		return "", fmt.Errorf("want true or false, not %s", tomlType(v))
+		return "", fmt.Errorf("want true or false, not %s", tomltype.Of(v))
 	case "int":
 		if n, ok := v.(int64); ok {
 			return strconv.FormatInt(n, 10), nil
 		}
-		return "", fmt.Errorf("want a whole number, not %s", tomlType(v))
+		return "", fmt.Errorf("want a whole number, not %s", tomltype.Of(v))
 	case "duration":
 		if s, ok := v.(string); ok {
 			return s, nil
@@ -122,12 +124,12 @@ func flagText(f *pflag.Flag, v any) (string, error) {
 		if n, ok := v.(int64); ok && n == 0 {
 			return "0s", nil
 		}
-		return "", fmt.Errorf("want a duration in quotes, e.g. %s = \"5m\", not %s", f.Name, tomlType(v))
+		return "", fmt.Errorf("want a duration in quotes, e.g. %s = \"5m\", not %s", f.Name, tomltype.Of(v))
 	default:
 		if s, ok := v.(string); ok {
 			return s, nil
 		}
-		return "", fmt.Errorf("want a string in quotes, not %s", tomlType(v))
+		return "", fmt.Errorf("want a string in quotes, not %s", tomltype.Of(v))
 	}
 }
 
@@ -135,7 +137,7 @@ func flagText(f *pflag.Flag, v any) (string, error) {
 func (cf *configFile) readVMs(v any, lines map[string]int, base string) error {
 	tables, ok := v.(map[string]any)
 	if !ok {
-		return fmt.Errorf("%s:%d: vm: want tables [vm.NAME], not %s", cf.path, lines["vm"], tomlType(v))
+		return fmt.Errorf("%s:%d: vm: want tables [vm.NAME], not %s", cf.path, lines["vm"], tomltype.Of(v))
 	}
 	names := make([]string, 0, len(tables))
 	for n := range tables {
@@ -146,7 +148,7 @@ func (cf *configFile) readVMs(v any, lines map[string]int, base string) error {
 		key := "vm." + name
 		t, ok := tables[name].(map[string]any)
 		if !ok {
-			return fmt.Errorf("%s:%d: %s: want a table [%s], not %s", cf.path, lines[key], key, key, tomlType(tables[name]))
+			return fmt.Errorf("%s:%d: %s: want a table [%s], not %s", cf.path, lines[key], key, key, tomltype.Of(tables[name]))
 		}
 		d, err := vm.ParseTable(name, t, base, fmt.Sprintf("%s [%s]", cf.path, key))
 		if err != nil {
@@ -221,23 +223,4 @@ func keyLines(data []byte) map[string]int {
 		}
 	}
 	return lines
-}
-
-// tomlType names the TOML type of a decoded value, for errors.
-func tomlType(v any) string {
-	switch v.(type) {
-	case string:
-		return "a string"
-	case int64:
-		return "an integer"
-	case float64:
-		return "a float"
-	case bool:
-		return "a boolean"
-	case []any:
-		return "a list"
-	case map[string]any:
-		return "a table"
-	}
-	return fmt.Sprintf("a %T", v)
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/spf13/pflag"
 
 	"github.com/l2fabric/l2fabric/backends/vm"
 	"github.com/l2fabric/l2fabric/fabric"
@@ -62,10 +61,7 @@ static        = ["02:00:00:00:00:01@a,vlan=1", "02:00:00:00:00:02@b/x,vlan=20"]
 		t.Errorf("got  %+v\nwant %+v", rc, want)
 	}
 	// Every daemon flag is a key: the test above covers them all.
-	fs := pflag.NewFlagSet("", pflag.ContinueOnError)
-	var v daemonValues
-	registerGlobalFlags(fs, &v.globals)
-	registerDaemonFlags(fs, &v)
+	fs, _ := daemonFlagSet()
 	text, _ := os.ReadFile(p)
 	for _, k := range configKeys(fs) {
 		if k != "vm" && !strings.Contains(string(text), "\n"+k+" ") {
@@ -154,10 +150,7 @@ mtu    = 1500
 nics   = 2
 disk-ro = ["/ro.img"]
 `
-	fs := pflag.NewFlagSet("", pflag.ContinueOnError)
-	var v daemonValues
-	registerGlobalFlags(fs, &v.globals)
-	registerDaemonFlags(fs, &v)
+	fs, _ := daemonFlagSet()
 	cf, err := parseConfig(p, []byte(text), fs)
 	if err != nil {
 		t.Fatal(err)

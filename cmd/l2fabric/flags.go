@@ -60,6 +60,16 @@ func registerDaemonFlags(fs *pflag.FlagSet, v *daemonValues) {
 	fs.Var(&durationFlag{p: &v.flowStall, example: "10ms"}, "flow-stall", "a port that has sent nothing for this long is stuck: frames for it are dropped without waiting")
 }
 
+// daemonFlagSet is a flag set of every flag the daemon reads, global and
+// its own, with their defaults: what a configuration is built on.
+func daemonFlagSet() (*pflag.FlagSet, *daemonValues) {
+	fs := pflag.NewFlagSet("l2fabric run", pflag.ContinueOnError)
+	var v daemonValues
+	registerGlobalFlags(fs, &v.globals)
+	registerDaemonFlags(fs, &v)
+	return fs, &v
+}
+
 // notConfigKeys are the flags that are not keys of the configuration
 // file: the file itself, and the client's and cobra's own.
 var notConfigKeys = map[string]bool{"config": true, "timeout": true, "help": true, "version": true}

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/spf13/pflag"
 
 	"github.com/l2fabric/l2fabric/backends/vm"
 	"github.com/l2fabric/l2fabric/fabric"
@@ -39,10 +38,7 @@ type runConfig struct {
 // command line does not set, then defaults. Every error is a usageError
 // naming the flag, or the file, line and key, and the accepted form.
 func loadRunConfig(cmdline []setting) (*runConfig, error) {
-	fs := pflag.NewFlagSet("l2fabric run", pflag.ContinueOnError)
-	var v daemonValues
-	registerGlobalFlags(fs, &v.globals)
-	registerDaemonFlags(fs, &v)
+	fs, v := daemonFlagSet()
 	origins := map[string][]string{}
 	given := map[string]bool{}
 	apply := func(s setting) error {

@@ -52,8 +52,7 @@ strings the flags take:
   static    = ["52:54:00:12:34:56@router/0,vlan=10"]
 
 Keys: `)
-	fs := runCommand(newApp(nil, nil)).Flags()
-	registerGlobalFlags(fs, &globals{})
+	fs, _ := daemonFlagSet()
 	b.WriteString(strings.Join(configKeys(fs), ", "))
 	b.WriteString(`.
 `)
