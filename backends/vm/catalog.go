@@ -67,7 +67,8 @@ func userDir(goos string, getenv func(string) string) string {
 
 // Catalog finds VM definitions by name: the inline ones (--vm and the
 // configuration file's tables) first, then
-// NAME/vm.conf in each of Dirs. It is safe for concurrent use.
+// NAME/vm.toml (or NAME/vm.conf) in each of Dirs. It is safe for
+// concurrent use.
 type Catalog struct {
 	// Dirs are the directories searched, in order.
 	Dirs []string
@@ -134,8 +135,8 @@ func (c *Catalog) Lookup(name string) (*Definition, error) {
 			return nil, err
 		}
 	}
-	return nil, fmt.Errorf("%w %q: no --vm %s:... and no %s in %s (create one with: l2fabric vm create %s --kernel PATH)",
-		ErrNotFound, name, name, filepath.Join(name, ConfigFile), strings.Join(c.Dirs, " or "), name)
+	return nil, fmt.Errorf("%w %q: no --vm %s:..., no [vm.%s] table in --config, and no %s in %s (create one with: l2fabric vm create %s --kernel PATH)",
+		ErrNotFound, name, name, name, filepath.Join(name, TableFile), strings.Join(c.Dirs, " or "), name)
 }
 
 // Entry is one VM a catalog knows, for listings.
@@ -178,7 +179,7 @@ func (c *Catalog) List() []Entry {
 			if !e.IsDir() || ValidName(e.Name()) != nil {
 				continue
 			}
-			if _, err := os.Stat(filepath.Join(dir, e.Name(), ConfigFile)); err != nil {
+			if !hasDefinition(filepath.Join(dir, e.Name())) {
 				continue
 			}
 			ent := Entry{Name: e.Name(), Dir: filepath.Join(dir, e.Name()), Shadowed: seen[e.Name()]}
@@ -191,6 +192,16 @@ func (c *Catalog) List() []Entry {
 		}
 	}
 	return out
+}
+
+// hasDefinition reports whether vmDir holds a vm.toml or a vm.conf.
+func hasDefinition(vmDir string) bool {
+	for _, f := range []string{TableFile, ConfigFile} {
+		if _, err := os.Stat(filepath.Join(vmDir, f)); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // SetInline replaces the inline definitions with defs, as a reload of the

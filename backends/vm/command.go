@@ -46,7 +46,7 @@ type CreateOptions struct {
 	Force   bool   // replace an existing definition
 }
 
-// Create writes NAME/vm.conf in o.Dir with every setting explicit and the
+// Create writes NAME/vm.toml in o.Dir with every setting explicit and the
 // NICs' MACs written out, and tells stdout how to attach it. It refuses
 // to replace an existing definition without o.Force. Mistakes in o are
 // errors wrapping ErrUsage.
@@ -71,7 +71,7 @@ func Create(o CreateOptions, stdout io.Writer) error {
 		return err
 	}
 	vmDir := filepath.Join(dir, name)
-	source := filepath.Join(vmDir, ConfigFile)
+	source := filepath.Join(vmDir, TableFile)
 	b := newBuilder(name, cwd, source)
 	orDefault := func(n, def int) string {
 		if n == 0 {
@@ -117,13 +117,20 @@ func Create(o CreateOptions, stdout io.Writer) error {
 	if err := def.Validate(); err != nil {
 		return err
 	}
-	if _, err := os.Stat(source); err == nil && !o.Force {
-		return fmt.Errorf("vm create %s: %s already exists (use --force to replace it)", name, source)
+	legacy := filepath.Join(vmDir, ConfigFile)
+	for _, p := range []string{source, legacy} {
+		if _, err := os.Stat(p); err == nil && !o.Force {
+			return fmt.Errorf("vm create %s: %s already exists (use --force to replace it)", name, p)
+		}
 	}
 	if err := os.MkdirAll(vmDir, 0o755); err != nil {
 		return fmt.Errorf("vm create %s: %w", name, err)
 	}
-	if err := writeFileAtomic(source, def.Format(vmDir), 0o644); err != nil {
+	if err := writeFileAtomic(source, def.FormatFile(vmDir), 0o644); err != nil {
+		return fmt.Errorf("vm create %s: %w", name, err)
+	}
+	// A vm.conf replaced with --force would only be shadowed: remove it.
+	if err := os.Remove(legacy); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("vm create %s: %w", name, err)
 	}
 	fmt.Fprintf(stdout, "created %s\n", source)
@@ -132,6 +139,31 @@ func Create(o CreateOptions, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "attach it with: l2fabric run --port vm:%s   (or: l2fabric attach vm:%s)\n", name, name)
 	return nil
+}
+
+// ConvertedSuffix is appended to the name of a vm.conf that Convert
+// replaced, which it keeps for reference.
+const ConvertedSuffix = ".converted"
+
+// Convert rewrites the vm.conf that d was read from as NAME/vm.toml
+// beside it, and renames the vm.conf with ConvertedSuffix. It returns the
+// new file's path.
+func Convert(d *Definition) (string, error) {
+	if !d.IsLegacy() {
+		return "", fmt.Errorf("vm %s (%s) is not a vm.conf", d.Name, d.Source)
+	}
+	path := filepath.Join(d.Dir, TableFile)
+	if _, err := os.Stat(path); err == nil {
+		return "", fmt.Errorf("vm %s: %s already exists", d.Name, path)
+	}
+	if err := writeFileAtomic(path, d.FormatFile(d.Dir), 0o644); err != nil {
+		return "", err
+	}
+	if err := os.Rename(d.Source, d.Source+ConvertedSuffix); err != nil {
+		os.Remove(path)
+		return "", err
+	}
+	return path, nil
 }
 
 // writeFileAtomic writes data to a temporary file beside path and renames
@@ -216,6 +248,8 @@ func WriteList(c *Catalog, asJSON bool, stdout io.Writer) error {
 			status = "hidden by an earlier definition of the same name"
 		case e.Err != nil:
 			status = "error: " + e.Err.Error()
+		case e.Def.IsLegacy():
+			status = "ok, in the vm.conf format of earlier versions: l2fabric vm convert " + e.Name
 		}
 		dir := e.Dir
 		if dir == "" {

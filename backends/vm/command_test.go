@@ -26,7 +26,7 @@ func TestCreate(t *testing.T) {
 	if err := Create(o, &out); err != nil {
 		t.Fatal(err)
 	}
-	conf := filepath.Join(vms, "router", ConfigFile)
+	conf := filepath.Join(vms, "router", TableFile)
 	if !strings.Contains(out.String(), "created "+conf) || !strings.Contains(out.String(), "--port vm:router") ||
 		!strings.Contains(out.String(), "nic 1: mac "+DeriveMAC("router", 1).String()) {
 		t.Errorf("output:\n%s", out.String())
@@ -51,8 +51,9 @@ func TestCreate(t *testing.T) {
 		t.Errorf("got  %+v\nwant %+v", d, want)
 	}
 	text, _ := os.ReadFile(conf)
-	if !strings.Contains(string(text), "console=console.log\n") || !strings.Contains(string(text), "nic=mac="+DeriveMAC("router", 1).String()) {
-		t.Errorf("vm.conf:\n%s", text)
+	if !strings.Contains(string(text), "console = \"console.log\"\n") || !strings.Contains(string(text), "{ mac = \""+DeriveMAC("router", 1).String()+"\", mtu = 1500 }") ||
+		!strings.Contains(string(text), `disk = ["../../002/root.img"`) && !strings.Contains(string(text), `disk = ["`+filepath.Join(files, "root.img")) {
+		t.Errorf("vm.toml:\n%s", text)
 	}
 
 	// No overwrite without --force.
@@ -134,7 +135,7 @@ func TestWriteList(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if len(lines) != 3 || !strings.HasPrefix(lines[0], "NAME") ||
 		!strings.HasPrefix(lines[1], "broken") || !strings.Contains(lines[1], "error:") ||
-		!strings.HasPrefix(lines[2], "router") || !strings.Contains(lines[2], DeriveMAC("router", 1).String()) || !strings.HasSuffix(lines[2], "ok") {
+		!strings.HasPrefix(lines[2], "router") || !strings.Contains(lines[2], DeriveMAC("router", 1).String()) || !strings.HasSuffix(lines[2], "ok, in the vm.conf format of earlier versions: l2fabric vm convert router") {
 		t.Errorf("list:\n%s", out.String())
 	}
 	out.Reset()
@@ -151,5 +152,53 @@ func TestWriteList(t *testing.T) {
 	out.Reset()
 	if err := WriteList(NewCatalog(t.TempDir()), false, &out); err != nil || !strings.Contains(out.String(), "no VMs defined") {
 		t.Errorf("empty list: %v, %q", err, out.String())
+	}
+}
+
+// TestCreateReplacesVMConf: --force over a vm.conf writes vm.toml and
+// removes the vm.conf it would otherwise only shadow.
+func TestCreateReplacesVMConf(t *testing.T) {
+	vms := t.TempDir()
+	files := t.TempDir()
+	t.Chdir(files)
+	writeFile(t, filepath.Join(files, "Image"), arm64Image())
+	writeVM(t, vms, "router", "kernel=Image\n")
+	var out bytes.Buffer
+	err := Create(CreateOptions{Name: "router", Dir: vms, Kernel: "Image"}, &out)
+	if err == nil || !strings.Contains(err.Error(), ConfigFile+" already exists") {
+		t.Errorf("create over a vm.conf: %v", err)
+	}
+	if err := Create(CreateOptions{Name: "router", Dir: vms, Kernel: "Image", Force: true}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(vms, "router", ConfigFile)); !os.IsNotExist(err) {
+		t.Errorf("vm.conf still there: %v", err)
+	}
+	if d, err := NewCatalog(vms).Lookup("router"); err != nil || d.IsLegacy() {
+		t.Errorf("%+v, %v", d, err)
+	}
+}
+
+// TestTableFile: vm.toml is read before vm.conf, and its errors name the
+// file, the line and the key.
+func TestTableFile(t *testing.T) {
+	vms := t.TempDir()
+	dir := filepath.Join(vms, "router")
+	writeVM(t, vms, "router", "kernel=/old\n")
+	writeFile(t, filepath.Join(dir, TableFile), []byte("kernel = \"Image\"\ncpus = 3\n"))
+	d, err := LoadDir(vms, "router")
+	if err != nil || d.Kernel != filepath.Join(dir, "Image") || d.CPUs != 3 || d.Console != filepath.Join(dir, DefaultConsole) || d.IsLegacy() {
+		t.Errorf("%+v, %v", d, err)
+	}
+	for text, want := range map[string]string{
+		"kernel = \"Image\"\n\ncpus = \"3\"\n":     TableFile + ":3: cpus: want a whole number",
+		"cpus = 3\n":                               TableFile + ":1: kernel: missing",
+		"kernel = \"Image\"\nnic = [\n {},\n 7]\n": TableFile + ":4: nic[1]: want a table",
+		"kernel = [\n":                             TableFile + ":1:",
+	} {
+		writeFile(t, filepath.Join(dir, TableFile), []byte(text))
+		if _, err := LoadDir(vms, "router"); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, want)) {
+			t.Errorf("%q: %v, want %s", text, err, want)
+		}
 	}
 }

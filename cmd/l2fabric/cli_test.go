@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/l2fabric/l2fabric/backends/vm"
 	"github.com/l2fabric/l2fabric/fabric"
 	"github.com/l2fabric/l2fabric/fabric/control"
 	"github.com/l2fabric/l2fabric/fabric/fabrictest"
@@ -256,11 +257,46 @@ func TestVMCommands(t *testing.T) {
 			t.Errorf("vm %v: exit %d, %q; want %d and %q", tt.args, code, stderr, tt.code, tt.want)
 		}
 	}
+	// A vm.conf of earlier versions: listed as such, converted in place.
 	os.MkdirAll(filepath.Join(vms, "router"), 0o755)
-	os.WriteFile(filepath.Join(vms, "router", "vm.conf"), []byte("kernel=/k\nnics=2\nmemory=2G\n"), 0o644)
-	code, out, stderr := run("convert", "--dir", vms)
-	if code != 0 || !strings.Contains(out, "[vm.router]\nkernel = \"/k\"\n") || !strings.Contains(out, `memory = "2G"`) {
+	conf := filepath.Join(vms, "router", "vm.conf")
+	// A file that passes for a Linux arm64 Image, as Validate checks on
+	// Apple Silicon.
+	image := make([]byte, 64)
+	copy(image[56:], "ARM\x64")
+	os.WriteFile(filepath.Join(vms, "router", "Image"), image, 0o644)
+	os.WriteFile(filepath.Join(vms, "router", "root.img"), nil, 0o644)
+	os.WriteFile(conf, []byte("kernel=Image\nnics=2\nmemory=2G\ndisk=root.img\n"), 0o644)
+	before, err := vm.NewCatalog(vms).Lookup("router")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := run("list", "--dir", vms)
+	if code != 0 || !strings.Contains(out, "vm.conf format of earlier versions: l2fabric vm convert router") {
+		t.Errorf("list: exit %d, %s\n%s", code, stderr, out)
+	}
+	code, out, stderr = run("convert", "--print", "--dir", vms)
+	if code != 0 || !strings.Contains(out, "[vm.router]\nkernel = \""+filepath.Join(vms, "router", "Image")+"\"\n") || !strings.Contains(out, `memory = "2G"`) {
+		t.Errorf("convert --print: exit %d, %s\n%s", code, stderr, out)
+	}
+	code, out, stderr = run("convert", "--dir", vms)
+	toml := filepath.Join(vms, "router", "vm.toml")
+	if code != 0 || !strings.Contains(out, "converted "+conf+" to "+toml) {
 		t.Errorf("convert: exit %d, %s\n%s", code, stderr, out)
+	}
+	after, err := vm.NewCatalog(vms).Lookup("router")
+	if err != nil || after.Source != toml {
+		t.Fatalf("after convert: %+v, %v", after, err)
+	}
+	after.Source = before.Source
+	if !reflect.DeepEqual(after, before) {
+		t.Errorf("convert changed the definition:\nbefore %+v\nafter  %+v", before, after)
+	}
+	if _, err := os.Stat(conf + ".converted"); err != nil {
+		t.Errorf("the old vm.conf is not kept: %v", err)
+	}
+	if code, out, _ := run("convert", "--dir", vms); code != 0 || !strings.Contains(out, "no vm.conf to convert") {
+		t.Errorf("second convert: exit %d, %s", code, out)
 	}
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,13 +8,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/pelletier/go-toml/v2"
-	"github.com/pelletier/go-toml/v2/unstable"
 	"github.com/spf13/pflag"
 
 	"github.com/l2fabric/l2fabric/backends/vm"
-
-	"github.com/l2fabric/l2fabric/internal/tomltype"
+	"github.com/l2fabric/l2fabric/internal/tomldoc"
 )
 
 // configFile is a configuration file read and checked against the
@@ -41,34 +37,27 @@ func readConfigFile(path string, fs *pflag.FlagSet) (*configFile, error) {
 }
 
 func parseConfig(path string, data []byte, fs *pflag.FlagSet) (*configFile, error) {
-	var doc map[string]any
-	if err := toml.Unmarshal(data, &doc); err != nil {
-		var de *toml.DecodeError
-		if errors.As(err, &de) {
-			line, _ := de.Position()
-			return nil, fmt.Errorf("%s:%d: %s", path, line, strings.TrimPrefix(de.Error(), "toml: "))
-		}
-		return nil, fmt.Errorf("%s: %w", path, err)
+	doc, err := tomldoc.Parse(path, data)
+	if err != nil {
+		return nil, err
 	}
-	lines := keyLines(data)
 	cf := &configFile{path: path, vmLines: map[string]int{}}
-	at := func(key string) string { return fmt.Sprintf("%s:%d: %s", path, lines[key], key) }
-	keys := make([]string, 0, len(doc))
-	for k := range doc {
+	keys := make([]string, 0, len(doc.Data))
+	for k := range doc.Data {
 		keys = append(keys, k)
 	}
-	sort.Slice(keys, func(i, j int) bool { return lines[keys[i]] < lines[keys[j]] })
+	sort.Slice(keys, func(i, j int) bool { return doc.Line(keys[i]) < doc.Line(keys[j]) })
 	for _, k := range keys {
-		v := doc[k]
+		v := doc.Data[k]
 		if k == "vm" {
-			if err := cf.readVMs(v, lines, filepath.Dir(path)); err != nil {
+			if err := cf.readVMs(doc, v); err != nil {
 				return nil, err
 			}
 			continue
 		}
 		f := fs.Lookup(k)
-		if f == nil || notConfigKeys[k] {
-			return nil, fmt.Errorf("%s: unknown key (keys: %s)", at(k), strings.Join(configKeys(fs), ", "))
+		if f == nil || notConfigKeys[k] || k == "vm" {
+			return nil, fmt.Errorf("%s: unknown key (keys: %s)", doc.At(k), strings.Join(configKeys(fs), ", "))
 		}
 		s := setting{name: k}
 		if _, list := f.Value.(pflag.SliceValue); list {
@@ -79,29 +68,21 @@ func parseConfig(path string, data []byte, fs *pflag.FlagSet) (*configFile, erro
 			for i, e := range elems {
 				str, ok := e.(string)
 				if !ok {
-					return nil, fmt.Errorf("%s:%d: %s: want a list of strings in quotes, e.g. %s = [\"...\"], and element %d is %s", path, elemLine(lines, k, i), k, k, i, tomltype.Of(e))
+					return nil, fmt.Errorf("%s:%d: %s: want a list of strings in quotes, e.g. %s = [\"...\"], and element %d is %s", path, doc.ElemLine(k, i), k, k, i, tomldoc.TypeOf(e))
 				}
 				s.values = append(s.values, str)
-				s.origins = append(s.origins, fmt.Sprintf("%s:%d: %s", path, elemLine(lines, k, i), k))
+				s.origins = append(s.origins, fmt.Sprintf("%s:%d: %s", path, doc.ElemLine(k, i), k))
 			}
 		} else {
 			str, err := flagText(f, v)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %v", at(k), err)
+				return nil, fmt.Errorf("%s: %v", doc.At(k), err)
 			}
-			s.values, s.origins = []string{str}, []string{at(k)}
+			s.values, s.origins = []string{str}, []string{doc.At(k)}
 		}
 		cf.settings = append(cf.settings, s)
 	}
 	return cf, nil
-}
-
-// elemLine is the line of element i of the list at key, or the key's.
-func elemLine(lines map[string]int, key string, i int) int {
-	if l, ok := lines[key+"["+strconv.Itoa(i)+"]"]; ok {
-		return l
-	}
-	return lines[key]
 }
 
 // flagText converts a TOML value to the text its flag parses.
@@ -111,12 +92,12 @@ func flagText(f *pflag.Flag, v any) (string, error) {
 		if b, ok := v.(bool); ok {
 			return strconv.FormatBool(b), nil
 		}
-		return "", fmt.Errorf("want true or false, not %s", tomltype.Of(v))
+		return "", fmt.Errorf("want true or false, not %s", tomldoc.TypeOf(v))
 	case "int":
 		if n, ok := v.(int64); ok {
 			return strconv.FormatInt(n, 10), nil
 		}
-		return "", fmt.Errorf("want a whole number, not %s", tomltype.Of(v))
+		return "", fmt.Errorf("want a whole number, not %s", tomldoc.TypeOf(v))
 	case "duration":
 		if s, ok := v.(string); ok {
 			return s, nil
@@ -124,20 +105,21 @@ func flagText(f *pflag.Flag, v any) (string, error) {
 		if n, ok := v.(int64); ok && n == 0 {
 			return "0s", nil
 		}
-		return "", fmt.Errorf("want a duration in quotes, e.g. %s = \"5m\", not %s", f.Name, tomltype.Of(v))
+		return "", fmt.Errorf("want a duration in quotes, e.g. %s = \"5m\", not %s", f.Name, tomldoc.TypeOf(v))
 	default:
 		if s, ok := v.(string); ok {
 			return s, nil
 		}
-		return "", fmt.Errorf("want a string in quotes, not %s", tomltype.Of(v))
+		return "", fmt.Errorf("want a string in quotes, not %s", tomldoc.TypeOf(v))
 	}
 }
 
-// readVMs reads the [vm.NAME] tables.
-func (cf *configFile) readVMs(v any, lines map[string]int, base string) error {
+// readVMs reads the [vm.NAME] tables; relative paths in them resolve
+// against the file's directory.
+func (cf *configFile) readVMs(doc *tomldoc.Doc, v any) error {
 	tables, ok := v.(map[string]any)
 	if !ok {
-		return fmt.Errorf("%s:%d: vm: want tables [vm.NAME], not %s", cf.path, lines["vm"], tomltype.Of(v))
+		return fmt.Errorf("%s: want tables [vm.NAME], not %s", doc.At("vm"), tomldoc.TypeOf(v))
 	}
 	names := make([]string, 0, len(tables))
 	for n := range tables {
@@ -148,79 +130,14 @@ func (cf *configFile) readVMs(v any, lines map[string]int, base string) error {
 		key := "vm." + name
 		t, ok := tables[name].(map[string]any)
 		if !ok {
-			return fmt.Errorf("%s:%d: %s: want a table [%s], not %s", cf.path, lines[key], key, key, tomltype.Of(tables[name]))
+			return fmt.Errorf("%s: want a table [%s], not %s", doc.At(key), key, tomldoc.TypeOf(tables[name]))
 		}
-		d, err := vm.ParseTable(name, t, base, fmt.Sprintf("%s [%s]", cf.path, key))
+		d, err := vm.ParseTable(name, t, filepath.Dir(cf.path), fmt.Sprintf("%s [%s]", cf.path, key))
 		if err != nil {
-			var ke *vm.KeyError
-			if errors.As(err, &ke) {
-				k := key + "." + ke.Key
-				line := lines[k]
-				if ke.Index >= 0 {
-					line = elemLine(lines, k, ke.Index)
-				}
-				if line == 0 {
-					line = lines[key]
-				}
-				return fmt.Errorf("%s:%d: %s.%v", cf.path, line, key, ke)
-			}
-			return fmt.Errorf("%s:%d: %s: %v", cf.path, lines[key], key, err)
+			return vm.TableError(doc, key, err)
 		}
 		cf.vms = append(cf.vms, d)
-		cf.vmLines[name] = lines[key]
+		cf.vmLines[name] = doc.Line(key)
 	}
 	return nil
-}
-
-// keyLines maps every key of a TOML document, as a dotted path ("port",
-// "vm.router.memory"), and every element of a list ("port[2]") to its
-// line. go-toml's decoder gives positions only for its own errors, so the
-// document is walked again with its parser for the errors found after
-// decoding.
-func keyLines(data []byte) map[string]int {
-	lines := map[string]int{}
-	var p unstable.Parser
-	p.Reset(data)
-	var table []string
-	line := func(n *unstable.Node) int { return p.Shape(n.Raw).Start.Line }
-	keyOf := func(it unstable.Iterator) ([]string, int) {
-		var parts []string
-		first := 0
-		for it.Next() {
-			if first == 0 {
-				first = line(it.Node())
-			}
-			parts = append(parts, string(it.Node().Data))
-		}
-		return parts, first
-	}
-	for p.NextExpression() {
-		e := p.Expression()
-		switch e.Kind {
-		case unstable.Table, unstable.ArrayTable:
-			parts, l := keyOf(e.Key())
-			table = parts
-			for i := range parts {
-				k := strings.Join(parts[:i+1], ".")
-				if _, seen := lines[k]; !seen {
-					lines[k] = l
-				}
-			}
-		case unstable.KeyValue:
-			parts, l := keyOf(e.Key())
-			k := strings.Join(append(append([]string{}, table...), parts...), ".")
-			lines[k] = l
-			if v := e.Value(); v.Kind == unstable.Array {
-				it := v.Children()
-				for i := 0; it.Next(); {
-					if it.Node().Kind == unstable.Comment {
-						continue
-					}
-					lines[k+"["+strconv.Itoa(i)+"]"] = line(it.Node())
-					i++
-				}
-			}
-		}
-	}
-	return lines
 }

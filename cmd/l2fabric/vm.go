@@ -30,7 +30,7 @@ func (a *app) vmCreateCommand() *cobra.Command {
 	var o vm.CreateOptions
 	c := &cobra.Command{
 		Use:   "create NAME --kernel PATH [flags]",
-		Short: "write NAME/vm.conf, a VM to attach with --port vm:NAME",
+		Short: "write NAME/vm.toml, a VM to attach with --port vm:NAME",
 		Args:  exactArgs(1, "one VM name, e.g. l2fabric vm create router --kernel Image"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Name = args[0]
@@ -81,23 +81,33 @@ func (a *app) vmListCommand() *cobra.Command {
 	return c
 }
 
-// vmConvertCommand prints vm.conf definitions as the [vm.NAME] tables of
-// a --config file, which is where VM definitions now live.
+// vmConvertCommand rewrites vm.conf files, the KEY=VALUE format of
+// earlier versions, as vm.toml; or prints definitions as the [vm.NAME]
+// tables of a --config file.
 func (a *app) vmConvertCommand() *cobra.Command {
-	var dirs []string
+	var (
+		dirs  []string
+		print bool
+	)
 	c := &cobra.Command{
-		Use:   "convert [NAME]... [--dir DIR]",
-		Short: "print vm.conf definitions as [vm.NAME] tables for a --config file",
-		Long: `Print the VMs defined in vm.conf files (all of them, or those named) as
-TOML tables [vm.NAME], to paste into the file given to 'l2fabric run --config'.
-vm.conf files keep working; a table in the --config file takes precedence over
-a vm.conf of the same name.`,
+		Use:   "convert [NAME]... [--dir DIR] [--print]",
+		Short: "rewrite vm.conf files as vm.toml, or print VMs as [vm.NAME] tables",
+		Long: `Rewrite the vm.conf files of the VMs named (or of all VMs) as vm.toml, the
+TOML form VM definitions now take; each vm.conf is kept as vm.conf.converted.
+A vm.conf that is not converted keeps working.
+
+With --print, write nothing: print the VMs' definitions as TOML tables
+[vm.NAME], to paste into the file given to 'l2fabric run --config', where a
+table takes precedence over a definition file of the same name.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cat := vm.NewCatalog(dirs...)
 			var defs []*vm.Definition
 			if len(args) == 0 {
 				for _, e := range cat.List() {
-					if e.Def != nil && !e.Shadowed {
+					if e.Err != nil && e.Def == nil {
+						fmt.Fprintf(a.stderr, "skipping %s: %v\n", e.Name, e.Err)
+					}
+					if e.Def != nil && !e.Shadowed && (print || e.Def.IsLegacy()) {
 						defs = append(defs, e.Def)
 					}
 				}
@@ -109,17 +119,35 @@ a vm.conf of the same name.`,
 				}
 				defs = append(defs, d)
 			}
-			for i, d := range defs {
-				if i > 0 {
-					fmt.Fprintln(a.stdout)
+			if print {
+				for i, d := range defs {
+					if i > 0 {
+						fmt.Fprintln(a.stdout)
+					}
+					fmt.Fprintf(a.stdout, "# from %s\n", d.Source)
+					a.stdout.Write(d.FormatTable())
 				}
-				fmt.Fprintf(a.stdout, "# from %s\n", d.Source)
-				a.stdout.Write(d.FormatTable())
+				return nil
+			}
+			if len(defs) == 0 {
+				fmt.Fprintf(a.stdout, "no vm.conf to convert in %s\n", strings.Join(cat.Dirs, " or "))
+			}
+			for _, d := range defs {
+				if !d.IsLegacy() {
+					fmt.Fprintf(a.stdout, "%s: already %s\n", d.Name, d.Source)
+					continue
+				}
+				path, err := vm.Convert(d)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "converted %s to %s (the old file is %s%s)\n", d.Source, path, d.Source, vm.ConvertedSuffix)
 			}
 			return nil
 		},
 	}
 	c.Flags().StringArrayVar(&dirs, "dir", nil, "directory of VM definitions (repeatable; default: "+strings.Join(vm.DefaultDirs(), ", ")+")")
+	c.Flags().BoolVar(&print, "print", false, "print [vm.NAME] tables for a --config file instead of converting")
 	return c
 }
 
