@@ -48,10 +48,10 @@ inline = [{ a = 1 },
 
 func TestSyntaxErrorLine(t *testing.T) {
 	for text, want := range map[string]string{
-		"a = 1\nb = \n":       "f.toml:2:",
-		"a = 1\na = 2\n":      "f.toml:2:",
-		"x = [\"a\",\n":       "f.toml:1:",
-		"\n\n[t\n":            "f.toml:3:",
+		"a = 1\nb = \n":      "f.toml:2:",
+		"a = 1\na = 2\n":     "f.toml:2:",
+		"x = [\"a\",\n":      "f.toml:1:",
+		"\n\n[t\n":           "f.toml:3:",
 		"s = \"unterminated": "f.toml:1:",
 	} {
 		if _, err := Parse("f.toml", []byte(text)); err == nil || !strings.HasPrefix(err.Error(), want) {
