@@ -38,8 +38,22 @@ type runConfig struct {
 // command line does not set, then defaults. Every error is a usageError
 // naming the flag, or the file, line and key, and the accepted form.
 func loadRunConfig(cmdline []setting) (*runConfig, error) {
+	v, origin, file, err := mergeSettings(cmdline)
+	if err != nil {
+		return nil, err
+	}
+	return checkRunConfig(v, origin, file)
+}
+
+// origins says where the ith value of a flag came from: "--port", or
+// "l2fabric.toml:3: port".
+type origins func(name string, i int) string
+
+// mergeSettings sets the daemon's flags from the command line, then from
+// the --config file where the command line does not set them.
+func mergeSettings(cmdline []setting) (*daemonValues, origins, *configFile, error) {
 	fs, v := daemonFlagSet()
-	origins := map[string][]string{}
+	from := map[string][]string{}
 	given := map[string]bool{}
 	apply := func(s setting) error {
 		f := fs.Lookup(s.name)
@@ -48,38 +62,44 @@ func loadRunConfig(cmdline []setting) (*runConfig, error) {
 				return usagef("%s %q: %v", s.origins[i], val, err)
 			}
 		}
-		origins[s.name] = append(origins[s.name], s.origins...)
+		from[s.name] = append(from[s.name], s.origins...)
 		return nil
 	}
 	for _, s := range cmdline {
 		given[s.name] = true
 		if err := apply(s); err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 	}
-	var rc runConfig
 	var file *configFile
 	if v.config != "" {
 		var err error
 		if file, err = readConfigFile(v.config, fs); err != nil {
-			return nil, usagef("%v", err)
+			return nil, nil, nil, usagef("%v", err)
 		}
-		rc.configFile = v.config
 		for _, s := range file.settings {
 			if !given[s.name] {
 				if err := apply(s); err != nil {
-					return nil, err
+					return nil, nil, nil, err
 				}
 			}
 		}
 	}
 	origin := func(name string, i int) string {
-		if o := origins[name]; i < len(o) {
+		if o := from[name]; i < len(o) {
 			return o[i]
 		}
 		return "--" + name
 	}
+	return v, origin, file, nil
+}
 
+// checkRunConfig checks the merged values and builds the configuration.
+func checkRunConfig(v *daemonValues, origin origins, file *configFile) (*runConfig, error) {
+	var rc runConfig
+	if file != nil {
+		rc.configFile = file.path
+	}
 	rc.control, rc.controlGroup, rc.logJSON = v.control, v.controlGroup, v.logJSON
 	rc.fdb = fdb.Config{Aging: v.fdbAging, MaxEntries: v.fdbMax}
 	if err := (fdb.Config{Aging: v.fdbAging}).Validate(); err != nil || v.fdbAging == 0 {
@@ -118,7 +138,7 @@ func loadRunConfig(cmdline []setting) (*runConfig, error) {
 	}
 	vms := vm.NewCatalog()
 	if err := vms.SetInline(rc.vmDefs); err != nil {
-		return nil, usagef("--vm and %s: %v", v.config, err)
+		return nil, usagef("--vm and the [vm.NAME] tables of --config: %v", err)
 	}
 	kinds := platformKinds(vms)
 	ports := v.ports
