@@ -61,9 +61,60 @@ too, as earlier versions did.`,
 		root.AddCommand(a.vmCommand())
 	}
 	root.AddCommand(a.versionCommand(), specsTopic(), configTopic())
-	root.InitDefaultHelpCmd()
+	root.SetHelpCommand(helpCommand())
 	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" {
+			c.Args = noArgs("")
+			c.RunE = func(cmd *cobra.Command, _ []string) error {
+				return usagef("completion: want a shell: %s", strings.Join(commandNames(cmd), ", "))
+			}
+		}
+	}
 	return root
+}
+
+// helpCommand is 'l2fabric help [COMMAND]...': the help of a command or
+// topic, on stdout; an unknown one is a usage error.
+func helpCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "help about any command, or a topic: specs, config",
+		RunE: func(c *cobra.Command, args []string) error {
+			cmd, rest, err := c.Root().Find(args)
+			if err != nil || len(rest) > 0 {
+				parent := cmd
+				if parent == nil {
+					parent = c.Root()
+				}
+				return usagef("help: no command %q; commands: %s", strings.Join(args, " "), strings.Join(commandNames(parent), ", "))
+			}
+			cmd.InitDefaultHelpFlag()
+			cmd.InitDefaultVersionFlag()
+			return cmd.Help()
+		},
+		ValidArgsFunction: func(c *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+			cmd, _, err := c.Root().Find(args)
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			var names []string
+			for _, sub := range cmd.Commands() {
+				if (sub.IsAvailableCommand() || sub.IsAdditionalHelpTopicCommand()) && strings.HasPrefix(sub.Name(), toComplete) {
+					names = append(names, sub.Name()+"\t"+sub.Short)
+				}
+			}
+			return names, cobra.ShellCompDirectiveNoFileComp
+		},
+	}
+}
+
+// pathOf names cmd in messages: "fdb add", or "l2fabric" for the root.
+func pathOf(cmd *cobra.Command) string {
+	if !cmd.HasParent() {
+		return cmd.Name()
+	}
+	return strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
 }
 
 // runCommand is 'l2fabric run': the daemon.
@@ -117,12 +168,12 @@ func noArgs(hint string) cobra.PositionalArgs {
 			return nil
 		}
 		if cmd.HasAvailableSubCommands() {
-			return usagef("%s: unknown subcommand %q: want %s", cmd.CommandPath(), args[0], strings.Join(commandNames(cmd), ", "))
+			return usagef("%s: unknown subcommand %q: want %s", pathOf(cmd), args[0], strings.Join(commandNames(cmd), ", "))
 		}
 		if hint != "" {
 			hint = ": " + hint
 		}
-		return usagef("%s: unexpected argument %q%s", cmd.CommandPath(), args[0], hint)
+		return usagef("%s: unexpected argument %q%s", pathOf(cmd), args[0], hint)
 	}
 }
 
@@ -130,7 +181,7 @@ func noArgs(hint string) cobra.PositionalArgs {
 func exactArgs(n int, what string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) != n {
-			return usagef("%s: want %s", cmd.CommandPath(), what)
+			return usagef("%s: want %s", pathOf(cmd), what)
 		}
 		return nil
 	}
@@ -163,7 +214,7 @@ func flagError(cmd *cobra.Command, err error) error {
 	})
 	prefix := ""
 	if cmd.HasParent() {
-		prefix = strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ") + ": "
+		prefix = pathOf(cmd) + ": "
 	}
 	if usage != "" {
 		return usagef("%s%s\naccepted:\n%s", prefix, msg, usage)
