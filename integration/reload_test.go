@@ -150,6 +150,17 @@ static = ["%s", "%s"]
 	}
 	a.sendTest(b.mac, 2)
 	wantIDs(t, "b", l.fence(a, b)[b], 2)
+
+	// A port of the file detached by hand comes back with the next reload.
+	writeFile(t, conf, fmt.Sprintf("port = [\"dgram:%s\", \"dgram:%s\"]\n", sock("x"), sock("w")))
+	d.mustCLI("reload")
+	d.mustCLI("detach", "w")
+	if out := d.mustCLI("reload"); !strings.Contains(out, "attached w") {
+		t.Errorf("reload after detach w: %s", out)
+	}
+	if p := d.mustPort("w"); p.State != "listening" {
+		t.Errorf("w is %q after the reload, want listening", p.State)
+	}
 }
 
 // TestReloadWithoutConfig: SIGHUP to a daemon without --config is logged

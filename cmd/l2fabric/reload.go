@@ -97,6 +97,7 @@ func (r *reloader) reload() (control.ReloadResult, error) {
 	if err := r.vms.SetInline(want.vmDefs); err != nil {
 		return res, err
 	}
+	r.forgetGone()
 	remove, add, keep := diffPorts(r.ports, portKeys(want.ports), func(spec string) bool {
 		s, err := fabric.ParseSpec(spec)
 		return err == nil && s.Kind == "vm" && changedVMs[s.Arg]
@@ -148,6 +149,26 @@ func (r *reloader) reload() (control.ReloadResult, error) {
 	}
 	r.log.Info("reloaded", logArgs...)
 	return res, nil
+}
+
+// forgetGone forgets the ports of the file that are no longer there
+// (detached with 'l2fabric detach'), so that the reload attaches them
+// again.
+func (r *reloader) forgetGone() {
+	there := map[string]bool{}
+	for _, p := range r.f.Ports() {
+		there[p.Name] = true
+	}
+	alive := r.ports[:0]
+	for _, k := range r.ports {
+		if there[r.names[k]] {
+			alive = append(alive, k)
+			continue
+		}
+		r.log.Info("reload: attaching again a port of the file detached since", "port", r.names[k], "spec", k.spec)
+		delete(r.names, k)
+	}
+	r.ports = alive
 }
 
 // diffPorts compares the running ports with the wanted ones: remove are
