@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 
 	"github.com/hashicorp/go-hclog"
@@ -201,36 +202,25 @@ func diffPorts(running, wanted []portKey, changed func(spec string) bool) (remov
 // diffStatics returns the static entries running and not wanted, and
 // those wanted and not running.
 func diffStatics(running, wanted []fabric.Static) (remove, add []fabric.Static) {
-	has := func(list []fabric.Static, s fabric.Static) bool {
-		for _, o := range list {
-			if o == s {
-				return true
-			}
-		}
-		return false
-	}
 	for _, s := range running {
-		if !has(wanted, s) {
+		if !slices.Contains(wanted, s) {
 			remove = append(remove, s)
 		}
 	}
 	for _, s := range wanted {
-		if !has(running, s) {
+		if !slices.Contains(running, s) {
 			add = append(add, s)
 		}
 	}
 	return remove, add
 }
 
-// sameStatics returns the entries in both lists.
+// sameStatics returns the entries of a that are also in b.
 func sameStatics(a, b []fabric.Static) []fabric.Static {
 	var out []fabric.Static
 	for _, s := range a {
-		for _, o := range b {
-			if s == o {
-				out = append(out, s)
-				break
-			}
+		if slices.Contains(b, s) {
+			out = append(out, s)
 		}
 	}
 	return out
