@@ -107,6 +107,8 @@ func TestConfigErrorsNameLineAndKey(t *testing.T) {
 		{"port = [\"dgram:/x\",\n", []string{":1:", "array is incomplete"}},
 		{"fdb-max = 1\nfdb-max = 2\n", []string{":2:", "fdb-max"}},
 		{"config = \"other.toml\"\n", []string{":1: config: unknown key"}},
+		{"\nfdb.max = 3\n", []string{":2: fdb: unknown key"}},
+		{"[port]\nx = 1\n", []string{":1: port: want a list of strings", "element 0 is a table"}},
 	} {
 		p := writeConfig(t, tt.text)
 		_, err := parseRun(t, "--config", p)
@@ -207,4 +209,19 @@ func TestConfigVMTablesOnlyWhereVMsBoot(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), p+":3: vm.router: l2fabric boots VMs only on macOS") {
 		t.Errorf("error %v", err)
 	}
+}
+
+// FuzzParseConfig checks that no file makes parsing panic, and that every
+// error names the file and a line.
+func FuzzParseConfig(f *testing.F) {
+	for _, s := range []string{"port = [\"dgram:/x\"]\nfdb-max = 3\n", "[vm.r]\nkernel = \"k\"\ndisk = [\"a\", {path = \"b\"}]\n", "fdb-aging = 5\n", "a.b = 1\n"} {
+		f.Add([]byte(s))
+	}
+	fs, _ := daemonFlagSet()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, err := parseConfig("f.toml", data, fs)
+		if err != nil && !strings.HasPrefix(err.Error(), "f.toml:") {
+			t.Fatalf("%q: error %q does not start with the file and line", data, err)
+		}
+	})
 }

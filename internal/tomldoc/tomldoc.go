@@ -91,7 +91,13 @@ func keyLines(data []byte) map[string]int {
 			}
 		case unstable.KeyValue:
 			parts, l := keyOf(e.Key())
-			k := strings.Join(append(append([]string{}, table...), parts...), ".")
+			full := append(append([]string{}, table...), parts...)
+			for i := len(table); i < len(full)-1; i++ { // a.b of a.b.c = 1
+				if k := strings.Join(full[:i+1], "."); lines[k] == 0 {
+					lines[k] = l
+				}
+			}
+			k := strings.Join(full, ".")
 			lines[k] = l
 			if v := e.Value(); v.Kind == unstable.Array {
 				it := v.Children()

@@ -24,7 +24,7 @@ inline = [{ a = 1 },
 	if err != nil {
 		t.Fatal(err)
 	}
-	for key, want := range map[string]int{"a": 2, "list": 3, "t": 9, "t.u": 9, "t.u.k": 10, "t.u.nested.key": 11, "t.u.inline": 12, "nosuch": 0} {
+	for key, want := range map[string]int{"a": 2, "list": 3, "t.u.nested": 11, "t": 9, "t.u": 9, "t.u.k": 10, "t.u.nested.key": 11, "t.u.inline": 12, "nosuch": 0} {
 		if got := d.Line(key); got != want {
 			t.Errorf("Line(%q) = %d, want %d", key, got, want)
 		}
@@ -75,4 +75,23 @@ func TestTypeOf(t *testing.T) {
 			t.Errorf("TypeOf(%#v) = %q, want %q", tt.v, got, tt.want)
 		}
 	}
+}
+
+// FuzzParse checks that no document makes Parse panic, and that every
+// key of a decoded document has a line.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"a = 1\n", "port = [\n \"x\",\n]\n[vm.r]\nkernel = \"k\"\nnic = [{}, { mac = \"m\" }]\n", "a.b.c = 1\n[[t]]\nx = 2\n", "x = [\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d, err := Parse("f.toml", data)
+		if err != nil {
+			return
+		}
+		for k := range d.Data {
+			if d.Line(k) < 1 {
+				t.Fatalf("key %q of %q has no line", k, data)
+			}
+		}
+	})
 }
