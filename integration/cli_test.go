@@ -40,6 +40,34 @@ func TestCLIVersion(t *testing.T) {
 	}
 }
 
+// TestCLIVersionStamped: a binary built with -ldflags "-X
+// main.version=..." prints that version, and the commit it was built from
+// when the build could record one.
+func TestCLIVersionStamped(t *testing.T) {
+	t.Parallel()
+	out := filepath.Join(shortTempDir(t), "l2fabric")
+	build := exec.Command(goTool(), "build", "-buildvcs=auto", "-ldflags", "-X main.version=v9.8.7", "-o", out, "github.com/l2fabric/l2fabric/cmd/l2fabric")
+	if msg, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, msg)
+	}
+	got, err := exec.Command(out, "--version").Output()
+	if err != nil || !strings.HasPrefix(string(got), "l2fabric v9.8.7 (") {
+		t.Fatalf("--version: %q, %v", got, err)
+	}
+	info, _ := exec.Command(goTool(), "version", "-m", out).Output()
+	_, rev, ok := strings.Cut(string(info), "vcs.revision=")
+	if !ok {
+		t.Logf("the build recorded no commit (a git worktree, or no git), and --version says so: %s", got)
+		if !strings.Contains(string(got), "no commit recorded") {
+			t.Errorf("--version without a recorded commit: %q", got)
+		}
+		return
+	}
+	if want := "(commit " + rev[:12]; !strings.Contains(string(got), want) {
+		t.Errorf("--version %q lacks %q", got, want)
+	}
+}
+
 // TestCLIExitCodes: an unknown command or a malformed flag exits 2 and
 // says what is accepted; a daemon that is not there exits 1.
 func TestCLIExitCodes(t *testing.T) {

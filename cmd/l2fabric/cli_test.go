@@ -77,7 +77,7 @@ func TestVersionString(t *testing.T) {
 	}{
 		{"v1.2.3", bi, "v1.2.3 (commit 0123456789ab+dirty)"},
 		{"", bi, "devel (commit 0123456789ab+dirty)"},
-		{"", &debug.BuildInfo{Main: debug.Module{Version: "v0.4.0"}}, "v0.4.0 (no commit recorded: built outside a git checkout)"},
+		{"", &debug.BuildInfo{Main: debug.Module{Version: "v0.4.0"}}, "v0.4.0 (no commit recorded: built outside a git clone, or with -buildvcs=false)"},
 		{"v1", nil, "v1"},
 	} {
 		if got := formatVersion(tt.stamped, tt.bi); got != tt.want {

@@ -33,7 +33,7 @@ func formatVersion(stamped string, bi *debug.BuildInfo) string {
 		}
 	}
 	if rev == "" {
-		return v + " (no commit recorded: built outside a git checkout)"
+		return v + " (no commit recorded: built outside a git clone, or with -buildvcs=false)"
 	}
 	if len(rev) > 12 {
 		rev = rev[:12]
