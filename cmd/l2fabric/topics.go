@@ -37,21 +37,25 @@ Options every port accepts:
 // configTopic is 'l2fabric help config': the --config file.
 func configTopic() *cobra.Command {
 	var b strings.Builder
-	b.WriteString(`'l2fabric run --config FILE' reads its settings from a TOML file. Every flag
-of 'l2fabric run' is a key of the same name; flags given on the command line
-override the file (a list flag given on the command line replaces the
-file's list). Durations are strings with a unit, lists are lists of the
-strings the flags take:
+	ports := `["host:eth0", "tap:l2f0", "feth:br0"]`
+	if haveVMs {
+		ports = `["host:en6", "vm:router", "feth:bridge1"]`
+	}
+	fmt.Fprintf(&b, `'l2fabric run --config FILE' reads its settings from a TOML file. Every flag
+of 'l2fabric run' but --config is a key of the same name; flags given on the
+command line override the file (a list flag given on the command line
+replaces the file's list). Durations are strings with a unit, lists are
+lists of the strings the flags take:
 
   control   = "/var/run/l2fabric.sock"
   fdb-aging = "5m"
   fdb-max   = 8192
   flow-hold = "5ms"       # "0s": never wait
   log-level = "info"
-  port      = ["host:en6", "vm:router", "feth:bridge1"]
-  static    = ["52:54:00:12:34:56@router/0,vlan=10"]
+  port      = %s
+  static    = ["52:54:00:12:34:56@vms/vm1.sock,vlan=10"]
 
-Keys: `)
+Keys: `, ports)
 	fs, _ := daemonFlagSet()
 	b.WriteString(strings.Join(configKeys(fs), ", "))
 	b.WriteString(`.
