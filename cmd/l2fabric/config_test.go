@@ -225,3 +225,25 @@ func FuzzParseConfig(f *testing.F) {
 		}
 	})
 }
+
+// TestREADMEExampleParses: the README's example configuration file has
+// only keys and values the daemon reads.
+func TestREADMEExampleParses(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(readme), "```toml\n")
+	block, _, _ = strings.Cut(block, "```")
+	if !ok || !strings.Contains(block, "port") {
+		t.Fatal("no ```toml example in README.md")
+	}
+	fs, _ := daemonFlagSet()
+	cf, err := parseConfig("README.md", []byte(block), fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cf.settings) < 5 || len(cf.vms) != 1 {
+		t.Errorf("settings %+v, vms %+v", cf.settings, cf.vms)
+	}
+}
