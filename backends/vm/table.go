@@ -118,7 +118,14 @@ func parseTable(name string, table map[string]any, base, consoleDir, source stri
 	}
 	d, err := b.definition(consoleDir)
 	if err != nil {
-		return nil, &KeyError{Key: "kernel", Index: -1, Err: err}
+		// What is left to check there is the NICs: how many, their MACs.
+		key := "nics"
+		for _, k := range []string{"nic", "mac"} {
+			if _, ok := table[k]; ok {
+				key = k
+			}
+		}
+		return nil, &KeyError{Key: key, Index: -1, Err: err}
 	}
 	return d, nil
 }

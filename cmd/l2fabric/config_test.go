@@ -190,6 +190,8 @@ disk-ro = ["/ro.img"]
 		{"[vm.r]\ncpus = 2\n", ":1: vm.r.kernel: missing: a VM needs kernel = \"PATH\""},
 		{"[vm.\"bad/name\"]\nkernel = \"/k\"\n", "may contain only"},
 		{"vm = 3\n", ":1: vm: want tables [vm.NAME]"},
+		{"[vm.r]\nkernel = \"/k\"\nmac = [\"52:54:00:00:00:01\", \"52:54:00:00:00:01\"]\n", ":3: vm.r.mac: NICs 0 and 1 have the same MAC"},
+		{"[vm.r]\nkernel = \"/k\"\nnic = [{}, {}]\nmac = [\"52:54:00:00:00:01\"]\n", ":4: vm.r.mac: give the NICs either as nic"},
 	} {
 		_, err := parseConfig(p, []byte(tt.text), fs)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
