@@ -360,3 +360,38 @@ func TestFDBFiltersAndDelForms(t *testing.T) {
 		t.Errorf("entries left: %v", es)
 	}
 }
+
+// TestReloadWarnsOfRestartOnlySettings: settings a reload cannot apply
+// are named, and VMs whose definitions changed are found.
+func TestReloadWarnsOfRestartOnlySettings(t *testing.T) {
+	old, err := parseRun(t, "--port", "dgram:/tmp/x.sock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	new, err := parseRun(t, "--port", "dgram:/tmp/x.sock", "--fdb-aging", "1m", "--flow-hold", "0", "--log-level", "debug", "--control", "/tmp/other.sock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(restartOnly(old, new), "\n")
+	for _, w := range []string{"control changed", "fdb-aging changed", "flow-hold or flow-stall changed"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("warnings lack %q:\n%s", w, got)
+		}
+	}
+	if strings.Contains(got, "log-level") || strings.Contains(got, "fdb-max") {
+		t.Errorf("warnings name a setting that did not change or applies at once:\n%s", got)
+	}
+	if w := restartOnly(old, old); len(w) != 0 {
+		t.Errorf("no change, warnings %v", w)
+	}
+
+	a := &vm.Definition{Name: "a", CPUs: 1}
+	a2 := &vm.Definition{Name: "a", CPUs: 2}
+	b := &vm.Definition{Name: "b"}
+	c := &vm.Definition{Name: "c"}
+	b2 := *b
+	changed := changedDefinitions([]*vm.Definition{a, b}, []*vm.Definition{a2, &b2, c})
+	if !reflect.DeepEqual(changed, map[string]bool{"a": true, "c": true}) {
+		t.Errorf("changed %v, want a (cpus) and c (new)", changed)
+	}
+}
