@@ -27,6 +27,7 @@ type KeyError struct {
 	Err   error
 }
 
+// Error says "key: why" or "key[i]: why".
 func (e *KeyError) Error() string {
 	if e.Index >= 0 {
 		return fmt.Sprintf("%s[%d]: %v", e.Key, e.Index, e.Err)
@@ -34,6 +35,7 @@ func (e *KeyError) Error() string {
 	return fmt.Sprintf("%s: %v", e.Key, e.Err)
 }
 
+// Unwrap returns why.
 func (e *KeyError) Unwrap() error { return e.Err }
 
 // TableError places an error of ParseTable for the table at key of doc
