@@ -185,4 +185,3 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 	}
 	return err
 }
-
