@@ -113,11 +113,7 @@ func (f *durationFlag) Set(s string) error {
 // flowControl turns --flow-hold and --flow-stall into the fabric's flow
 // control. --flow-hold 0 means never wait.
 func flowControl(hold, stall time.Duration) fabric.FlowControl {
-	fc := fabric.FlowControl{MaxHold: hold, StallAfter: stall}
-	if hold == 0 {
-		fc.MaxHold = -1 // FlowControl's zero is the default; 0 here means never wait
-	}
-	return fc
+	return fabric.FlowControl{MaxHold: hold, NoWait: hold == 0, StallAfter: stall}
 }
 
 // setting is one flag's value or values and where each came from: "--port"
