@@ -160,8 +160,9 @@ func TestGlobalFlagsEitherSide(t *testing.T) {
 	}
 }
 
-// TestCompletePortNames: detach and --port complete the daemon's port
-// names; without a daemon they complete nothing, quickly.
+// TestCompletePortNames: detach, --port and fdb add's @PORT complete the
+// daemon's port names, without a daemon nothing; attach and run --port
+// complete the port kinds.
 func TestCompletePortNames(t *testing.T) {
 	f, ctl := serveFabric(t)
 	for _, n := range []string{"vm1", "vm2", "web"} {
@@ -178,6 +179,11 @@ func TestCompletePortNames(t *testing.T) {
 		{[]string{"__complete", "--control", ctl, "fdb", "--port", "w"}, []string{"web"}},
 		{[]string{"__complete", "--control", ctl, "fdb", "flush", "--port", ""}, []string{"vm1", "vm2", "web"}},
 		{[]string{"__complete", "--control", "/nonexistent.sock", "detach", ""}, nil},
+		{[]string{"__complete", "--control", ctl, "fdb", "add", "02:00:00:00:00:01@vm"}, []string{"02:00:00:00:00:01@vm1", "02:00:00:00:00:01@vm2"}},
+		{[]string{"__complete", "--control", ctl, "fdb", "add", "02:00:00"}, nil},
+		{[]string{"__complete", "attach", "d"}, []string{"dgram:"}},
+		{[]string{"__complete", "run", "--port", "st"}, []string{"stream:"}},
+		{[]string{"__complete", "attach", "dgram:/tmp/"}, nil},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := Main(tt.args, &stdout, &stderr); code != 0 {

@@ -90,10 +90,11 @@ func (a *app) fdbCommand() *cobra.Command {
 	showFlags(showCmd)
 
 	add := noFileCompletion(&cobra.Command{
-		Use:     "add MAC@PORT[,vlan=N]",
-		Short:   "add a static entry",
-		Example: "  l2fabric fdb add 52:54:00:12:34:56@router,vlan=10",
-		Args:    exactArgs(1, "one MAC@PORT[,vlan=N], e.g. l2fabric fdb add 52:54:00:12:34:56@router"),
+		ValidArgsFunction: a.completeStatic,
+		Use:               "add MAC@PORT[,vlan=N]",
+		Short:             "add a static entry",
+		Example:           "  l2fabric fdb add 52:54:00:12:34:56@router,vlan=10",
+		Args:              exactArgs(1, "one MAC@PORT[,vlan=N], e.g. l2fabric fdb add 52:54:00:12:34:56@router"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, err := parseStatic(args[0])
 			if err != nil {
@@ -247,6 +248,12 @@ func (a *app) attachCommand() *cobra.Command {
 		Short:   "add a port at run time (see 'l2fabric help specs')",
 		Example: "  l2fabric attach dgram:/tmp/vm9.sock,vlan=10",
 		Args:    exactArgs(1, "one port spec, e.g. l2fabric attach dgram:/tmp/vm9.sock,vlan=10"),
+		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+			if len(args) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			return completeSpecKinds(clientKinds())(cmd, args, toComplete)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if _, _, _, err := clientKinds().Parse(args[0]); err != nil {
 				return usagef("attach: %v", err)
@@ -305,6 +312,36 @@ func (a *app) reloadCommand() *cobra.Command {
 			return nil
 		},
 	})
+}
+
+// completeSpecKinds completes the KIND: of a port spec (the rest is the
+// kind's own: a path, an interface).
+func completeSpecKinds(kinds fabric.Kinds) cobra.CompletionFunc {
+	return func(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		if strings.Contains(toComplete, ":") {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var out []string
+		for _, k := range kinds {
+			if strings.HasPrefix(k.Name, toComplete) {
+				out = append(out, k.Name+":\t"+k.Summary)
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoSpace | cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// completeStatic completes the PORT of MAC@PORT with the daemon's ports.
+func (a *app) completeStatic(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	mac, port, ok := strings.Cut(toComplete, "@")
+	if len(args) > 0 || !ok {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	names, dir := a.completePorts(cmd, nil, port)
+	for i, n := range names {
+		names[i] = mac + "@" + n
+	}
+	return names, dir
 }
 
 // completionTimeout bounds the daemon queries of shell completion: a

@@ -136,6 +136,7 @@ file and applies what changed.`,
 	}
 	registerDaemonFlags(c.Flags(), &v)
 	c.Flags().SetAnnotation("config", cobra.BashCompFilenameExt, []string{"toml"})
+	c.RegisterFlagCompletionFunc("port", completeSpecKinds(platformKinds(nil)))
 	return c
 }
 
