@@ -401,3 +401,17 @@ func TestReloadWarnsOfRestartOnlySettings(t *testing.T) {
 		t.Errorf("changed %v, want a (cpus) and c (new)", changed)
 	}
 }
+
+// TestAttachHelpNamesTheBinaryAsInvoked: the hint printed without --port
+// gives the command as this binary was started when that is not what
+// PATH finds (./bin/l2fabric fdb, not l2fabric fdb).
+func TestAttachHelpNamesTheBinaryAsInvoked(t *testing.T) {
+	var b bytes.Buffer
+	printAttachHelp(&b, "/tmp/vms.sock")
+	if !strings.Contains(b.String(), "Watch what it learns with: "+os.Args[0]+" fdb") {
+		t.Errorf("hint:\n%s", b.String())
+	}
+	if !strings.Contains(b.String(), "unixSocketPath=/tmp/vms.sock") {
+		t.Errorf("hint lacks the socket:\n%s", b.String())
+	}
+}
