@@ -15,6 +15,7 @@
 //   - vm.go: 'l2fabric vm', where VMs boot (macOS)
 //   - topics.go: 'l2fabric help specs' and 'l2fabric help config'
 //   - version.go: --version, from main.version and the VCS commit
+//   - paths.go, kinds_*.go: default socket paths, this platform's port kinds
 package main
 
 import (
