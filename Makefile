@@ -8,13 +8,15 @@
 
 GO ?= go
 BIN := bin/l2fabric
+# The release a tagged commit is; l2fabric --version adds the commit.
+VERSION ?= $(shell git describe --tags --exact-match 2>/dev/null)
 
 .PHONY: all build run setup vet test unit integration bench clean
 
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/l2fabric
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/l2fabric
 
 run: build
 	./$(BIN)
