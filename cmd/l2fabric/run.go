@@ -18,6 +18,7 @@ import (
 	"github.com/l2fabric/l2fabric/fabric/control"
 	"github.com/l2fabric/l2fabric/fdb"
 	"github.com/l2fabric/l2fabric/frames"
+	"github.com/l2fabric/l2fabric/internal/privdrop"
 )
 
 // runConfig is the daemon's command line, parsed and checked.
@@ -30,8 +31,9 @@ type runConfig struct {
 	flow         fabric.FlowControl
 	logLevel     hclog.Level
 	logJSON      bool
-	defaultPort  string      // the socket path of the default port, when no --port
-	vms          *vm.Catalog // VMs defined with --vm, and the default directories
+	defaultPort  string               // the socket path of the default port, when no --port
+	vms          *vm.Catalog          // VMs defined with --vm, and the default directories
+	user         *privdrop.Credential // --user: who to become once the ports are open
 }
 
 func parseRunFlags(args []string, stderr io.Writer) (*runConfig, error) {
@@ -44,6 +46,7 @@ func parseRunFlags(args []string, stderr io.Writer) (*runConfig, error) {
 		logLevel       string
 		fdbMax         int
 		hold           time.Duration
+		userSpec       string
 	)
 	fs.StringArrayVarP(&ports, "port", "p", nil, "attach a port: KIND:ARG[,KEY=VALUE]... (repeatable; see 'l2fabric help')")
 	fs.StringArrayVar(&statics, "static", nil, "static FDB entry MAC@PORT[,vlan=N] (repeatable)")
@@ -58,6 +61,7 @@ func parseRunFlags(args []string, stderr io.Writer) (*runConfig, error) {
 	fs.DurationVar(&rc.flow.StallAfter, "flow-stall", fabric.DefaultStallAfter, "a port that has sent nothing for this long is stuck: frames for it are dropped without waiting")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
 	fs.BoolVar(&rc.logJSON, "log-json", false, "log as JSON lines")
+	fs.StringVar(&userSpec, "user", "", userFlagUsage)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: l2fabric [run] --port KIND:ARG[,KEY=VALUE]... [flags]\n\nFlags:\n%s", fs.FlagUsages())
 	}
@@ -95,6 +99,13 @@ func parseRunFlags(args []string, stderr io.Writer) (*runConfig, error) {
 	rc.logLevel = lvl
 	if rc.control == "" {
 		return nil, usagef("--control: the control socket path is empty")
+	}
+	if userSpec != "" {
+		c, err := privdrop.Lookup(userSpec)
+		if err != nil {
+			return nil, usagef("%v", err)
+		}
+		rc.user = &c
 	}
 	rc.vms = vm.NewCatalog()
 	for _, s := range inlineVMs {
@@ -173,7 +184,8 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 		JSONFormat: rc.logJSON,
 		TimeFormat: time.RFC3339Nano,
 	})
-	f, err := fabric.New(fabric.Config{FDB: rc.fdb, FlowControl: rc.flow, Logger: log, Kinds: platformKinds(rc.vms)})
+	var guard rootGuard
+	f, err := fabric.New(fabric.Config{FDB: rc.fdb, FlowControl: rc.flow, Logger: log, Kinds: guard.kinds(platformKinds(rc.vms))})
 	if err != nil {
 		return err
 	}
@@ -208,6 +220,13 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 			shutdown()
 			return fmt.Errorf("--static %s@%s: %v", st.MAC, st.Port, err)
 		}
+	}
+	if rc.user != nil {
+		if err := guard.drop(*rc.user); err != nil {
+			shutdown()
+			return err
+		}
+		log.Info("gave root up", "user", rc.user.String())
 	}
 	if rc.defaultPort != "" {
 		printAttachHelp(stderr, rc.defaultPort)

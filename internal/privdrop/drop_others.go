@@ -1,0 +1,13 @@
+//go:build !linux && !darwin
+
+package privdrop
+
+import (
+	"fmt"
+	"runtime"
+)
+
+// Drop is not supported here: l2fabric runs on Linux and macOS.
+func Drop(c Credential) error {
+	return fmt.Errorf("--user %s: dropping root is not supported on %s", c.User, runtime.GOOS)
+}
