@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -121,26 +120,16 @@ func (sys *system) open(_ context.Context, s fabric.Spec, cfg fabric.PortConfig,
 			log.Warn("feth pairs left by an earlier run not cleaned up", "record", sys.store.path, "error", err)
 		}
 	})
-	names, err := sys.ops.interfaces()
+	bridgeMTU, err := sys.bridgeMTU(o.bridge)
 	if err != nil {
-		return nil, fmt.Errorf("listing interfaces: %w", err)
-	}
-	if !slices.Contains(names, o.bridge) {
-		return nil, fmt.Errorf("bridge %s does not exist (%s)", o.bridge, bridgesHintMac(sys.ops))
-	}
-	if !isBridgeName(o.bridge) {
-		return nil, fmt.Errorf("%s is not a bridge (%s)", o.bridge, bridgesHintMac(sys.ops))
+		return nil, err
 	}
 	mtu := cfg.MTU
 	if mtu == 0 {
 		// The bridge's, so that joining it neither fails (a bridge
 		// with members takes only its MTU) nor lowers it (an empty
 		// one takes its first member's).
-		bm, err := sys.ops.mtu(o.bridge)
-		if err != nil {
-			return nil, explain("reading the MTU of "+o.bridge, err)
-		}
-		mtu = min(max(bm, fabric.MinMTU), fabric.MaxMTU)
+		mtu = bridgeMTU
 	}
 	m := &pairMaker{ops: sys.ops, store: sys.store, self: sys.self, log: log}
 	pair, err := m.createPair(o.bridge, o.dev, mtu)
