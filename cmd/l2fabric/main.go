@@ -14,6 +14,7 @@
 //	l2fabric detach NAME                                    remove a port or device
 //	l2fabric vm create NAME --kernel PATH [flags]           define a VM for --port vm:NAME (macOS)
 //	l2fabric vm list [--json]                               list the VMs defined (macOS)
+//	l2fabric doctor [--json] [SPEC...]                      check this machine for the ports
 //	l2fabric version
 package main
 
@@ -67,6 +68,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = detachCommand(rest, stdout)
 	case "vm":
 		err = vmCommand(rest, stdout)
+	case "doctor":
+		err = executeAlone(newDoctorCmd(clientKinds()), rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "l2fabric", version())
 	case "help", "-h", "--help":
@@ -102,6 +105,7 @@ Usage:
   l2fabric detach NAME                                    remove a port or device
   l2fabric vm create NAME --kernel PATH [flags]           define a VM for --port vm:NAME (macOS)
   l2fabric vm list [--json]                               list the VMs defined (macOS)
+  l2fabric doctor [--json] [SPEC...]                      check this machine for the ports
   l2fabric version
 
 Port kinds on this platform:

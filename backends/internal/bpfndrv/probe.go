@@ -35,7 +35,7 @@ type ProbeReport struct {
 	// ReadErr is the failure of a read, or of the records it returned.
 	ReadErr error
 	// NDRVErr is the failure of opening, binding and connecting a PF_NDRV
-	// socket to the interface.
+	// socket to the interface (tried whether BPF worked or not).
 	NDRVErr error
 }
 
@@ -72,12 +72,13 @@ func probe(ctx context.Context, sys probeSystem, ifname string, wait time.Durati
 	var r ProbeReport
 	ifr, err := newIfreq(ifname)
 	if err != nil {
-		r.OpenErr = err
+		r.OpenErr, r.NDRVErr = err, err
 		return r
 	}
 	dev, path, err := openFirstFree(sys.openBPF)
 	if err != nil {
 		r.OpenErr = err
+		r.NDRVErr = sys.openNDRV(ifname)
 		return r
 	}
 	r.Device = path
