@@ -15,6 +15,7 @@
 //	l2fabric vm create NAME --kernel PATH [flags]           define a VM for --port vm:NAME (macOS)
 //	l2fabric vm list [--json]                               list the VMs defined (macOS)
 //	l2fabric doctor [--json] [SPEC...]                      check this machine for the ports
+//	l2fabric service install|uninstall|print [daemon flags] start l2fabric at boot
 //	l2fabric version
 package main
 
@@ -70,6 +71,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = vmCommand(rest, stdout)
 	case "doctor":
 		err = executeAlone(newDoctorCmd(clientKinds()), rest, stdout, stderr)
+	case "service":
+		err = executeAlone(newServiceCmd(checkRunArgs), rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "l2fabric", version())
 	case "help", "-h", "--help":
@@ -106,6 +109,7 @@ Usage:
   l2fabric vm create NAME --kernel PATH [flags]           define a VM for --port vm:NAME (macOS)
   l2fabric vm list [--json]                               list the VMs defined (macOS)
   l2fabric doctor [--json] [SPEC...]                      check this machine for the ports
+  l2fabric service install|uninstall|print [daemon flags] start l2fabric at boot
   l2fabric version
 
 Port kinds on this platform:
