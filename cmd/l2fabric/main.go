@@ -74,7 +74,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	case "service":
 		err = executeAlone(newServiceCmd(checkRunArgs), rest, stdout, stderr)
 	case "version":
-		fmt.Fprintln(stdout, "l2fabric", version())
+		fmt.Fprintln(stdout, "l2fabric", versionString())
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage())
 	default:
@@ -148,8 +148,18 @@ func vmCommand(args []string, stdout io.Writer) error {
 	return err
 }
 
-// version returns the module version the binary was built from.
-func version() string {
+// version is the release this binary is, stamped at build time with
+// -ldflags "-X main.version=v1.2.3" (make release stamps git describe:
+// the tag, the commits since and the commit); empty for a development
+// build.
+var version string
+
+// versionString returns the stamped version, or the module version the
+// binary was built from.
+func versionString() string {
+	if version != "" {
+		return version
+	}
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		return bi.Main.Version
 	}

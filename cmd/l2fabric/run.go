@@ -192,7 +192,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	srv, err := control.Listen(control.ServerConfig{Path: rc.control, Group: rc.controlGroup, Version: version(), Logger: log.Named("control")}, f)
+	srv, err := control.Listen(control.ServerConfig{Path: rc.control, Group: rc.controlGroup, Version: versionString(), Logger: log.Named("control")}, f)
 	if err != nil {
 		return err
 	}
@@ -231,7 +231,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 	if rc.defaultPort != "" {
 		printAttachHelp(stderr, rc.defaultPort)
 	}
-	log.Info("l2fabric running", "version", version(), "control", rc.control, "ports", len(rc.ports))
+	log.Info("l2fabric running", "version", versionString(), "control", rc.control, "ports", len(rc.ports))
 	<-ctx.Done()
 	log.Info("stopping")
 	shutdown()
