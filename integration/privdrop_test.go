@@ -4,8 +4,10 @@ package integration
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
@@ -116,4 +118,55 @@ func fileUID(fi os.FileInfo) int {
 		return int(st.Uid)
 	}
 	return -1
+}
+
+// TestUserRefusedAtStart: --user naming no user, or root, or given to an
+// l2fabric not started as root, fails before any port opens, with exit
+// status 2 and the reason.
+func TestUserRefusedAtStart(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skip("no user nobody")
+	}
+	dir := shortTempDir(t)
+	os.Chmod(dir, 0o777)
+	x := filepath.Join(dir, "x.sock")
+	for _, tc := range []struct{ user, want string }{
+		{"no-such-user-l2f", `no user "no-such-user-l2f"`},
+		{"root", "that is root"},
+		{"nobody:", "empty group"},
+	} {
+		r := runBin(t, "--control", filepath.Join(dir, "ctl.sock"), "--port", "dgram:"+x, "--user", tc.user)
+		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("--user %s: want exit 2 and %q:\n%s", tc.user, tc.want, r)
+		}
+	}
+	// Started as nobody: there is no root to give up.
+	uid, _ := strconv.Atoi(nobody.Uid)
+	gid, _ := strconv.Atoi(nobody.Gid)
+	// A copy nobody may run (the tests' binary is in a directory of
+	// root's).
+	own := filepath.Join(dir, "l2fabric")
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(own, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(own, "--control", filepath.Join(dir, "ctl.sock"), "--port", "dgram:"+x, "--user", "nobody")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+	cmd.Env = binEnv()
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "not root: there is no root to give up") {
+		t.Errorf("started as nobody with --user nobody: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(x); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a port was opened: %s exists (%v)", x, err)
+	}
 }

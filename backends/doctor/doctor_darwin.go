@@ -104,6 +104,9 @@ func fethCheck(bridge string) Check {
 			return []Result{skip(name, "no feth:BRIDGE given: name the bridge to check a feth pair in it")}
 		}
 		got, err := feth.Probe(ctx, bridge, hclog.NewNullLogger())
+		if errors.Is(err, context.Canceled) {
+			return []Result{skip(name, "interrupted")}
+		}
 		if err != nil {
 			fix := "create the bridge first: sudo ifconfig " + bridge + " create up (docs/macos.md, section 4)"
 			if os.Geteuid() != 0 {

@@ -1,6 +1,7 @@
 package doctor
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -90,6 +91,12 @@ func TestBPFResults(t *testing.T) {
 	blen := bpfndrv.ProbeReport{Device: "/dev/bpf0", Asked: 4 << 20, ConfigErr: fmt.Errorf("BIOCSBLEN: %w", syscall.EINVAL)}
 	if got := statuses(bpfResults("en0", blen)); got["bpf-buffer"] != Fail || got["bpf-attach:en0"] != Skip {
 		t.Errorf("BIOCSBLEN: %v", got)
+	}
+
+	interrupted := ok
+	interrupted.Frames, interrupted.ReadErr = 0, context.Canceled
+	if got := statuses(bpfResults("en0", interrupted)); got["bpf-capture:en0"] != Skip {
+		t.Errorf("interrupted: %v", got)
 	}
 
 	readErr := ok

@@ -3,6 +3,7 @@ package doctor
 // The judgments of the macOS checks, apart from their system calls.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -49,6 +50,8 @@ func bpfResults(ifname string, r bpfndrv.ProbeReport) []Result {
 		switch {
 		case r.ConfigErr != nil:
 			out = append(out, skip(capture, "BPF is not attached"))
+		case errors.Is(r.ReadErr, context.Canceled):
+			out = append(out, skip(capture, "interrupted while waiting for a frame"))
 		case r.ReadErr != nil:
 			out = append(out, fail(capture, "reading captured frames: "+r.ReadErr.Error(), "report this, with the output of doctor"))
 		case r.Frames == 0:

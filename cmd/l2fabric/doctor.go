@@ -23,7 +23,7 @@ var errChecksFailed = errors.New("doctor: a check failed (see its fix above)")
 func newDoctorCmd(kinds fabric.Kinds) *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{
-		Use:   "doctor [--json] [SPEC...]",
+		Use:   "doctor [SPEC...]",
 		Short: "check that this machine can run the given ports",
 		Long: `Check, on this machine, what the given port specs rely on (with none,
 every port kind of this platform): for each check a line PASS, FAIL or

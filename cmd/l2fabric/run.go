@@ -102,6 +102,9 @@ func parseRunFlags(args []string, stderr io.Writer) (*runConfig, error) {
 	}
 	if userSpec != "" {
 		c, err := privdrop.Lookup(userSpec)
+		if err == nil {
+			err = privdrop.CanDrop(c)
+		}
 		if err != nil {
 			return nil, usagef("%v", err)
 		}

@@ -36,8 +36,8 @@ func Drop(c Credential) error {
 	if c.UID == 0 {
 		return errors.New("dropping root: the user to become is root")
 	}
-	if os.Geteuid() != 0 {
-		return fmt.Errorf("--user %s: l2fabric runs as uid %d, not root: there is no root to drop (start it as root, or leave out --user)", c.User, os.Geteuid())
+	if err := CanDrop(c); err != nil {
+		return err
 	}
 	if err := handOverSockets(c.UID); err != nil {
 		return err
@@ -52,6 +52,15 @@ func Drop(c Credential) error {
 		return fmt.Errorf("dropping root: setuid %d: %w", c.UID, err)
 	}
 	return verify(c)
+}
+
+// CanDrop reports why the process cannot become c: it is not root. The
+// daemon checks it before it opens a port, so that --user fails at once.
+func CanDrop(c Credential) error {
+	if euid := os.Geteuid(); euid != 0 {
+		return fmt.Errorf("--user %s: l2fabric runs as uid %d, not root: there is no root to give up (start it as root, or leave out --user)", c.User, euid)
+	}
+	return nil
 }
 
 // verify checks that the process is c and cannot become root again.
