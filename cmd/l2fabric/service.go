@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 
@@ -80,6 +81,9 @@ func (o serviceOptions) spec(command string, checkDaemonArgs func([]string) erro
 	if err != nil {
 		return "", service.Spec{}, usagef("--for: %v", err)
 	}
+	if err := absoluteConfig(o.daemonArgs); err != nil {
+		return "", service.Spec{}, err
+	}
 	// The daemon's arguments can be checked only against this
 	// platform's port kinds.
 	if o.goos == runtime.GOOS || (o.goos == "macos" && runtime.GOOS == "darwin") {
@@ -94,6 +98,20 @@ func (o serviceOptions) spec(command string, checkDaemonArgs func([]string) erro
 		}
 	}
 	return m, service.Spec{Binary: bin, Args: o.daemonArgs, Label: o.label, Log: o.log, Command: command}, nil
+}
+
+// absoluteConfig refuses a relative --config: a service runs from /.
+func absoluteConfig(args []string) error {
+	for i, a := range args {
+		path, ok := strings.CutPrefix(a, "--config=")
+		if a == "--config" && i+1 < len(args) {
+			path, ok = args[i+1], true
+		}
+		if ok && !filepath.IsAbs(path) {
+			return usagef("--config %s: a service runs from /, so give the file's absolute path", path)
+		}
+	}
+	return nil
 }
 
 // generatorCommand is the command line a file records as its origin.

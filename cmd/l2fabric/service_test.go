@@ -33,6 +33,19 @@ func TestParseServiceArgs(t *testing.T) {
 	}
 }
 
+func TestAbsoluteConfig(t *testing.T) {
+	for _, args := range [][]string{{"--config", "l2fabric.toml"}, {"--config=./x.toml"}} {
+		if err := absoluteConfig(args); err == nil || !strings.Contains(err.Error(), "absolute path") {
+			t.Errorf("%v: %v", args, err)
+		}
+	}
+	for _, args := range [][]string{{"--config", "/etc/l2fabric.toml"}, {"--config=/x.toml"}, {"--port", "dgram:x"}, {"--config"}} {
+		if err := absoluteConfig(args); err != nil {
+			t.Errorf("%v: %v", args, err)
+		}
+	}
+}
+
 func TestGeneratorCommand(t *testing.T) {
 	got := generatorCommand("print", []string{"--port", "dgram:/tmp/a b.sock", "--static", "it's"})
 	if want := `l2fabric service print --port 'dgram:/tmp/a b.sock' --static 'it'\''s'`; got != want {
