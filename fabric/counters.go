@@ -55,19 +55,19 @@ func (c Counters) Drops() uint64 {
 		c.LinkLocal + c.RxBackend + c.LinkDown + c.TxQueueFull + c.TxError + c.TxOversize
 }
 
-// portCounters is the live, atomically updated form of Counters.
+// portCounters is the live, atomically updated form of Counters, but for
+// TxWaits, which the port's transmit queue counts.
 type portCounters struct {
 	rxFrames, rxBytes, txFrames, txBytes    atomic.Uint64
 	runt, oversize, taggedOnAccess, vlan    atomic.Uint64
 	spoofed, badSource, linkLocal, linkDown atomic.Uint64
 	txQueueFull, txError, txOversize        atomic.Uint64
-	txWaits                                 atomic.Uint64
 }
 
 func (c *portCounters) snapshot() Counters {
 	return Counters{
 		RxFrames: c.rxFrames.Load(), RxBytes: c.rxBytes.Load(),
-		TxFrames: c.txFrames.Load(), TxBytes: c.txBytes.Load(), TxWaits: c.txWaits.Load(),
+		TxFrames: c.txFrames.Load(), TxBytes: c.txBytes.Load(),
 		Runt: c.runt.Load(), Oversize: c.oversize.Load(),
 		TaggedOnAccess: c.taggedOnAccess.Load(), VLAN: c.vlan.Load(),
 		Spoofed: c.spoofed.Load(), BadSource: c.badSource.Load(), LinkLocal: c.linkLocal.Load(), LinkDown: c.linkDown.Load(),

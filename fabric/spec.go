@@ -289,3 +289,15 @@ func (s *VLANSet) List() []uint16 {
 	}
 	return out
 }
+
+// describeVLANs formats a port's VLAN membership for logs and errors.
+func describeVLANs(c PortConfig) string {
+	if !c.IsTrunk() {
+		return fmt.Sprintf("access vlan %d", c.VLAN)
+	}
+	s := "trunk " + FormatVLANList(c.Trunk)
+	if c.VLAN != 0 {
+		s += fmt.Sprintf(" native %d", c.VLAN)
+	}
+	return strings.TrimSpace(s)
+}

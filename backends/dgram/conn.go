@@ -126,13 +126,15 @@ func (c *conn) recv(bufs [][]byte, sizes []int, from []addr) (int, error) {
 // peer when to is nil, using s as scratch space. It waits up to
 // sendTimeout for a peer that is not keeping up.
 //
-// A socket a port has to itself (fd=, connect=) waits for room in Go's
-// poller. A shared one (a listener's, whose clients each have a writer)
-// must not: the poller wait holds the socket's write lock, so one client
-// whose queue is full would hold up every other client's sends, and an
-// unconnected receiver's full queue (net.unix.max_dgram_qlen) does not
-// show in poll at all. There a full peer is retried after a short sleep,
-// outside any lock, against this call's own deadline.
+// On Linux, a socket a port has to itself (NewPort, connect=) waits for
+// room in Go's poller. A shared one (a listener's, whose clients each have
+// a writer) must not: the poller wait holds the socket's write lock, so
+// one client whose queue is full would hold up every other client's sends,
+// and an unconnected receiver's full queue (net.unix.max_dgram_qlen) does
+// not show in poll at all. There a full peer is retried after a short
+// sleep, outside any lock, against this call's own deadline. On macOS a
+// full peer fails the send with ENOBUFS, which the poller does not wait
+// for: that is retried the same way, on every socket.
 func (c *conn) send(s *sendScratch, bufs [][]byte, to *addr) (int, error) {
 	sent := 0
 	deadline := time.Now().Add(sendTimeout)

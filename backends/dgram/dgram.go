@@ -10,6 +10,9 @@
 //	dgram:PATH,peer=PEERPATH   one port: bound at PATH, sending to PEERPATH
 //	dgram:connect=PATH         one port: connect to a server socket (vmnet-helper --socket)
 //	dgram:fd=N                 one port: an inherited SOCK_DGRAM socket (a socketpair end)
+//
+// Go code holding such a socket (backends/vm holds a socketpair per NIC)
+// makes its port with NewPort, the constructor dgram:fd=N uses too.
 package dgram
 
 import (
@@ -128,10 +131,10 @@ func baseName(path string) string {
 	return b
 }
 
-func open(ctx context.Context, s fabric.Spec, cfg fabric.PortConfig, host fabric.Host) (fabric.Device, error) {
+func open(ctx context.Context, s fabric.Spec, cfg fabric.PortConfig, a fabric.Attacher) (fabric.Opened, error) {
 	o, err := parseOptions(s)
 	if err != nil {
-		return nil, err
+		return fabric.Opened{}, err
 	}
 	cfg.Kind = "dgram"
 	switch {
@@ -141,44 +144,40 @@ func open(ctx context.Context, s fabric.Spec, cfg fabric.PortConfig, host fabric
 		}
 		p, err := openFD(o.fd)
 		if err != nil {
-			return nil, err
+			return fabric.Opened{}, err
 		}
 		cfg.Info = fmt.Sprintf("fd %d", o.fd)
-		return nil, attach(host, p, cfg)
+		return fabric.Opened{Port: p, Config: cfg}, nil
 	case o.connect != "":
 		if cfg.Name == "" {
 			cfg.Name = baseName(o.connect)
 		}
 		p, err := openConnect(o.connect, o.mode, o.hello)
 		if err != nil {
-			return nil, err
+			return fabric.Opened{}, err
 		}
 		cfg.Info = p.local + " -> " + o.connect
-		return nil, attach(host, p, cfg)
+		return fabric.Opened{Port: p, Config: cfg}, nil
 	case o.peer != "":
 		if cfg.Name == "" {
 			cfg.Name = baseName(o.path)
 		}
 		p, err := openPeer(o.path, o.peer, o.mode)
 		if err != nil {
-			return nil, err
+			return fabric.Opened{}, err
 		}
 		cfg.Info = o.path + " <-> " + o.peer
-		return nil, attach(host, p, cfg)
+		return fabric.Opened{Port: p, Config: cfg}, nil
 	default:
 		if cfg.Name == "" {
 			cfg.Name = baseName(o.path)
 		}
-		return listen(ctx, o.path, o.mode, cfg, host)
+		l, err := listen(ctx, o.path, o.mode, cfg, a)
+		if err != nil {
+			return fabric.Opened{}, err
+		}
+		return fabric.Opened{Device: l}, nil
 	}
-}
-
-func attach(host fabric.Host, p fabric.Port, cfg fabric.PortConfig) error {
-	if err := host.Attach(p, cfg); err != nil {
-		p.Close()
-		return err
-	}
-	return nil
 }
 
 // socketPort is a port on a socket of its own: peer, connect and fd modes.
@@ -199,22 +198,67 @@ type socketPort struct {
 
 var _ fabric.Port = (*socketPort)(nil)
 
-func openFD(fd int) (*socketPort, error) {
-	typ, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
+// NewPort returns a port on f, a datagram socket whose peer is set: one
+// end of a socketpair(AF_UNIX, SOCK_DGRAM), or a socket connected to its
+// peer. Each datagram is one Ethernet frame; a first datagram that is
+// Hello is consumed. It is how Go code puts a VM's socket on the fabric
+// without a spec, and what dgram:fd=N opens.
+//
+// Like net.FileConn, NewPort duplicates f's descriptor: closing the port
+// closes its duplicate, and the caller still owns f (closing f does not
+// affect the port). The socket is shared, so it is left in non-blocking
+// mode with its buffers sized as vfkit sizes them.
+func NewPort(f *os.File) (fabric.Port, error) {
+	rc, err := f.SyscallConn()
 	if err != nil {
-		return nil, fmt.Errorf("fd %d is not a usable socket: %w", fd, err)
+		return nil, fmt.Errorf("%s: %w", f.Name(), err)
 	}
-	if typ != unix.SOCK_DGRAM {
-		return nil, fmt.Errorf("fd %d is not a SOCK_DGRAM socket (type %d): pass one end of socketpair(AF_UNIX, SOCK_DGRAM)", fd, typ)
+	fd := -1
+	var derr error
+	if cerr := rc.Control(func(s uintptr) {
+		if derr = checkDatagram(int(s), f.Name()); derr == nil {
+			fd, derr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0)
+		}
+	}); cerr != nil {
+		return nil, fmt.Errorf("%s: %w", f.Name(), cerr)
+	}
+	if derr != nil {
+		return nil, derr
 	}
 	setBuffers(fd)
-	unix.CloseOnExec(fd)
-	c, err := newConn(fd, "fd"+strconv.Itoa(fd), batchSize)
+	c, err := newConn(fd, f.Name(), batchSize)
 	if err != nil {
 		return nil, err
 	}
 	c.exclusive = true
 	return &socketPort{c: c, first: true, tx: newSendScratch(batchSize)}, nil
+}
+
+// checkDatagram returns an error naming the socket when fd is not a
+// SOCK_DGRAM socket.
+func checkDatagram(fd int, name string) error {
+	typ, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
+	if err != nil {
+		return fmt.Errorf("%s is not a usable socket: %w", name, err)
+	}
+	if typ != unix.SOCK_DGRAM {
+		return fmt.Errorf("%s is not a SOCK_DGRAM socket (type %d): pass one end of socketpair(AF_UNIX, SOCK_DGRAM)", name, typ)
+	}
+	return nil
+}
+
+// openFD opens dgram:fd=N with NewPort. The descriptor is checked before
+// it is taken, so that a wrong number closes nothing of the process's;
+// once it is known to be a datagram socket it is the port's, and fd
+// itself is closed.
+func openFD(fd int) (fabric.Port, error) {
+	name := "fd " + strconv.Itoa(fd)
+	if err := checkDatagram(fd, name); err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	return NewPort(f)
 }
 
 func openPeer(path, peer string, mode os.FileMode) (*socketPort, error) {
@@ -324,11 +368,13 @@ func (p *socketPort) Write(bufs [][]byte) (int, error) {
 }
 
 // connectPeer connects a peer-mode socket to its peer, at most every
-// 100 ms while the peer is not there. A socket sending to an unconnected
-// receiver meets its queue limit (net.unix.max_dgram_qlen, 10 by default)
-// as EAGAIN that poll does not report, so the writer could only sleep and
-// retry; connected, poll reports the peer's queue and the writer waits in
-// the poller until the peer has read. Only the writer calls it.
+// 100 ms while the peer is not there. On Linux a socket sending to an
+// unconnected receiver meets its queue limit (net.unix.max_dgram_qlen, 10
+// by default) as EAGAIN that poll does not report, so the writer could
+// only sleep and retry; connected, poll reports the peer's queue and the
+// writer waits in the poller until the peer has read. On macOS a full
+// peer fails the send with ENOBUFS instead, which poll does not report
+// either: conn.send backs off and retries it. Only the writer calls it.
 func (p *socketPort) connectPeer() {
 	now := time.Now()
 	if now.Before(p.nextConnect) {

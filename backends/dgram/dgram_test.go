@@ -425,6 +425,74 @@ func TestFDMode(t *testing.T) {
 	if _, err := f.Open("dgram:fd=" + strconv.Itoa(sp[0])); err == nil || !strings.Contains(err.Error(), "not a SOCK_DGRAM") {
 		t.Errorf("stream fd: %v", err)
 	}
+	// A descriptor refused is left alone: it was not the port's.
+	if _, err := unix.FcntlInt(uintptr(sp[0]), unix.F_GETFD, 0); err != nil {
+		t.Errorf("the refused fd was closed: %v", err)
+	}
+}
+
+// TestNewPort uses a socketpair end as Go code does, without a fabric: the
+// port has a descriptor of its own, so the caller's file can be closed.
+func TestNewPort(t *testing.T) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm := &client{t: t, fd: fds[1]}
+	t.Cleanup(vm.close)
+	tv := unix.NsecToTimeval(int64(5 * time.Second))
+	unix.SetsockoptTimeval(vm.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	f := os.NewFile(uintptr(fds[0]), "nic")
+	p, err := dgram.NewPort(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	vm.send([]byte(dgram.Hello))
+	vm.send(frame(0xff, 0xa, 50))
+	bufs, sizes := [][]byte{make([]byte, 2048), make([]byte, 2048)}, make([]int, 2)
+	n, err := p.Read(bufs, sizes)
+	if err != nil || n != 1 || !bytes.Equal(bufs[0][:sizes[0]], frame(0xff, 0xa, 50)) {
+		t.Fatalf("Read = %d, %v, first %x: want the frame alone, the hello consumed", n, err, bufs[0][:sizes[0]])
+	}
+	if n, err := p.Write([][]byte{frame(0xa, 0xb, 60)}); n != 1 || err != nil {
+		t.Fatalf("Write = %d, %v", n, err)
+	}
+	if got := vm.recv(); !bytes.Equal(got, frame(0xa, 0xb, 60)) {
+		t.Fatalf("vm got %x", got)
+	}
+
+	// Close ends a pending Read.
+	read := make(chan error, 1)
+	go func() {
+		_, err := p.Read(bufs, sizes)
+		read <- err
+	}()
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-read; err == nil {
+		t.Error("Read after Close returned no error")
+	}
+}
+
+func TestNewPortRefusesStreamSocket(t *testing.T) {
+	sp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(sp[0]), "stream")
+	defer unix.Close(sp[1])
+	if _, err := dgram.NewPort(f); err == nil || !strings.Contains(err.Error(), "stream is not a SOCK_DGRAM socket") {
+		t.Errorf("NewPort on a stream socket: %v", err)
+	}
+	f.Close()
+	if _, err := dgram.NewPort(f); err == nil {
+		t.Error("NewPort on a closed file: no error")
+	}
 }
 
 func TestConnectMode(t *testing.T) {

@@ -126,26 +126,26 @@ func bridgesHint() string {
 	return "bridges: " + strings.Join(names, ", ")
 }
 
-func open(_ context.Context, s fabric.Spec, cfg fabric.PortConfig, host fabric.Host) (fabric.Device, error) {
+func open(_ context.Context, s fabric.Spec, cfg fabric.PortConfig, a fabric.Attacher) (fabric.Opened, error) {
 	o, err := parseOptions(s)
 	if err != nil {
-		return nil, err
+		return fabric.Opened{}, err
 	}
 	br, err := netif.LinkByName(o.bridge)
 	if errors.Is(err, netif.ErrNotFound) {
-		return nil, fmt.Errorf("bridge %s does not exist (%s)", o.bridge, bridgesHint())
+		return fabric.Opened{}, fmt.Errorf("bridge %s does not exist (%s)", o.bridge, bridgesHint())
 	}
 	if err != nil {
-		return nil, err
+		return fabric.Opened{}, err
 	}
 	if !br.IsBridge() {
-		return nil, fmt.Errorf("%s is %s, not a bridge (%s)", o.bridge, br.Describe(), bridgesHint())
+		return fabric.Opened{}, fmt.Errorf("%s is %s, not a bridge (%s)", o.bridge, br.Describe(), bridgesHint())
 	}
 	mtu := o.mtu
 	if mtu == 0 {
 		mtu = min(max(br.MTU, fabric.MinMTU), fabric.MaxMTU)
 	}
-	log := host.Logger().Named("feth")
+	log := a.Logger().Named("feth")
 	j := &joiner{bridge: o.bridge, log: log}
 	p, err := netif.OpenTapPort(netif.TapConfig{
 		TapOptions: netif.TapOptions{Name: o.dev, Persist: netif.PersistOff, Owner: -1, Group: -1, MTU: mtu},
@@ -154,7 +154,7 @@ func open(_ context.Context, s fabric.Spec, cfg fabric.PortConfig, host fabric.H
 		Log:        log,
 	})
 	if err != nil {
-		return nil, err
+		return fabric.Opened{}, err
 	}
 	if cfg.Name == "" {
 		cfg.Name = "feth-" + o.bridge
@@ -162,11 +162,7 @@ func open(_ context.Context, s fabric.Spec, cfg fabric.PortConfig, host fabric.H
 	cfg.Kind = "feth"
 	cfg.MTU = p.MTU()
 	cfg.Info = fmt.Sprintf("TAP %s in bridge %s", o.dev, o.bridge)
-	if err := host.Attach(p, cfg); err != nil {
-		p.Close()
-		return nil, err
-	}
-	return nil, nil
+	return fabric.Opened{Port: p, Config: cfg}, nil
 }
 
 // joiner keeps the TAP in the bridge. Its ensure runs on the port's

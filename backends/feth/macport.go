@@ -105,14 +105,14 @@ func (sys *system) kind() fabric.Kind {
 	}
 }
 
-func (sys *system) open(_ context.Context, s fabric.Spec, cfg fabric.PortConfig, host fabric.Host) (fabric.Device, error) {
+func (sys *system) open(_ context.Context, s fabric.Spec, cfg fabric.PortConfig, a fabric.Attacher) (fabric.Opened, error) {
 	o, err := parseMacOptions(s)
 	if err != nil {
-		return nil, err
+		return fabric.Opened{}, err
 	}
-	log := host.Logger().Named("feth")
+	log := a.Logger().Named("feth")
 	if !sys.isRoot() {
-		return nil, errNeedRoot
+		return fabric.Opened{}, errNeedRoot
 	}
 	sys.cleanOnce.Do(func() {
 		sys.store.setLogger(log)
@@ -122,7 +122,7 @@ func (sys *system) open(_ context.Context, s fabric.Spec, cfg fabric.PortConfig,
 	})
 	bridgeMTU, err := sys.bridgeMTU(o.bridge)
 	if err != nil {
-		return nil, err
+		return fabric.Opened{}, err
 	}
 	mtu := cfg.MTU
 	if mtu == 0 {
@@ -134,12 +134,12 @@ func (sys *system) open(_ context.Context, s fabric.Spec, cfg fabric.PortConfig,
 	m := &pairMaker{ops: sys.ops, store: sys.store, self: sys.self, log: log}
 	pair, err := m.createPair(o.bridge, o.dev, mtu)
 	if err != nil {
-		return nil, err
+		return fabric.Opened{}, err
 	}
 	sp, err := sys.openSwitched(pair.switched, log)
 	if err != nil {
 		m.destroyPair(pair)
-		return nil, fmt.Errorf("switching %s: %w", pair.switched, err)
+		return fabric.Opened{}, fmt.Errorf("switching %s: %w", pair.switched, err)
 	}
 	if cfg.Name == "" {
 		cfg.Name = "feth-" + o.bridge
@@ -148,18 +148,19 @@ func (sys *system) open(_ context.Context, s fabric.Spec, cfg fabric.PortConfig,
 	cfg.MTU = mtu
 	cfg.Info = fmt.Sprintf("%s in bridge %s, switched through its peer %s", pair.member, o.bridge, pair.switched)
 	p := newFethPort(sp, m, pair, sys.poll, log) // pair is its supervisor's from here
-	if err := host.Attach(p, cfg); err != nil {
+	port, err := p.port()
+	if err != nil {
 		p.Close()
-		return nil, err
+		return fabric.Opened{}, err
 	}
-	return nil, nil
+	return fabric.Opened{Port: port, Config: cfg}, nil
 }
 
-// fethPort is the fabric port of a feth pair: frames move through the
-// switched end's port, the link is up while that port's is and the
+// fethPort is a feth pair seen as a port (see port): frames move through
+// the switched end's port, the link is up while that port's is and the
 // member is in the bridge, and closing destroys the pair.
 type fethPort struct {
-	switchedPort // Read, Write, BatchSize, SetRemoteMACs, RxDropped
+	sw switchedPort // Read, Write, BatchSize, SetRemoteMACs, RxDropped
 
 	m     *pairMaker
 	k     *keeper
@@ -180,36 +181,35 @@ type fethPort struct {
 	reason                    string
 }
 
-var (
-	_ fabric.Port          = (*fethPort)(nil)
-	_ fabric.Linker        = (*fethPort)(nil)
-	_ fabric.AddressFilter = (*fethPort)(nil)
-	_ fabric.RxDropper     = (*fethPort)(nil)
-)
+// port returns the port the fabric attaches: the switched end's port,
+// with the pair's link and Close, and every optional interface of its own.
+func (p *fethPort) port() (fabric.Port, error) {
+	return fabric.Wrap(p.sw, fabric.Hooks{Close: p.Close, LinkEvents: p.LinkEvents})
+}
 
 func newFethPort(sp switchedPort, m *pairMaker, pair *fethPair, poll time.Duration, log hclog.Logger) *fethPort {
 	if poll <= 0 {
 		poll = pollInterval
 	}
 	p := &fethPort{
-		switchedPort: sp,
-		m:            m,
-		k:            &keeper{m: m, p: pair, log: log},
-		pair:         pair,
-		poll:         poll,
-		inner:        sp.LinkEvents(),
-		link:         fabric.NewLinkState(),
-		done:         make(chan struct{}),
-		supDone:      make(chan struct{}),
-		innerUp:      true,
-		bridgeUp:     true,
-		up:           true,
+		sw:       sp,
+		m:        m,
+		k:        &keeper{m: m, p: pair, log: log},
+		pair:     pair,
+		poll:     poll,
+		inner:    sp.LinkEvents(),
+		link:     fabric.NewLinkState(),
+		done:     make(chan struct{}),
+		supDone:  make(chan struct{}),
+		innerUp:  true,
+		bridgeUp: true,
+		up:       true,
 	}
 	go p.supervise()
 	return p
 }
 
-// LinkEvents implements fabric.Linker.
+// LinkEvents reports the pair's link: the port's LinkEvents.
 func (p *fethPort) LinkEvents() <-chan fabric.LinkEvent { return p.link.LinkEvents() }
 
 // supervise checks the bridge side every poll, and follows the switched
@@ -261,13 +261,12 @@ func (p *fethPort) report(note string) {
 	p.link.Set(up, reason, true)
 }
 
-// Close implements fabric.Port: it closes the switched port and destroys
-// the pair.
+// Close closes the switched port and destroys the pair: the port's Close.
 func (p *fethPort) Close() error {
 	p.closeOnce.Do(func() {
 		close(p.done)
 		<-p.supDone
-		err := p.switchedPort.Close()
+		err := p.sw.Close()
 		p.closeErr = errors.Join(err, p.m.destroyPair(p.pair))
 		p.link.Close()
 	})

@@ -401,7 +401,7 @@ func TestMacOpenErrors(t *testing.T) {
 	// A port name in use: the new pair goes again.
 	vm := fabrictest.New(1)
 	e.f.Attach(vm, fabric.PortConfig{Name: "feth-bridge2"})
-	if _, err := e.f.Open("feth:bridge2"); err == nil || !strings.Contains(err.Error(), "already in use") {
+	if _, err := e.f.Open("feth:bridge2"); !errors.Is(err, fabric.ErrNameInUse) {
 		t.Errorf("error %v", err)
 	}
 	if got := e.k.feths(); !slices.Equal(got, []string{"feth3"}) {
@@ -609,8 +609,20 @@ func TestMacPortClose(t *testing.T) {
 	}
 	sw := &fakeSwitched{FilterPort: fabrictest.NewFilter(8)}
 	p := newFethPort(sw, m, pair, time.Millisecond, log)
-	if p.BatchSize() != 8 || p.RxDropped() != 7 {
-		t.Error("not delegated")
+	port, err := p.port()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, ok := port.(fabric.AddressFilter); !ok {
+		t.Error("the port hides the switched port's address filter")
+	} else {
+		f.SetRemoteMACs([]frames.MAC{{2, 0, 0, 0, 0, 1}})
+		if got, _ := sw.Remote(); len(got) != 1 {
+			t.Errorf("SetRemoteMACs not delegated: the switched port has %v", got)
+		}
+	}
+	if d, ok := port.(fabric.RxDropper); port.BatchSize() != 8 || !ok || d.RxDropped() != 7 {
+		t.Error("BatchSize or RxDropped not delegated")
 	}
 	// Link changes nobody reads fill the port's channel, then the
 	// switched port's: both wait to send.
@@ -624,7 +636,7 @@ func TestMacPortClose(t *testing.T) {
 	}()
 	time.Sleep(50 * time.Millisecond)
 	done := make(chan error)
-	go func() { done <- p.Close() }()
+	go func() { done <- port.Close() }()
 	select {
 	case err := <-done:
 		if err != nil {
@@ -638,12 +650,16 @@ func TestMacPortClose(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the switched port still waits to send")
 	}
-	for range p.LinkEvents() {
+	l, ok := port.(fabric.Linker)
+	if !ok {
+		t.Fatal("the port is not a Linker")
+	}
+	for range l.LinkEvents() {
 	}
 	if !sw.Closed() || len(k.feths()) != 0 {
 		t.Errorf("closed %v, feths %v", sw.Closed(), k.feths())
 	}
-	if p.Close() != nil {
+	if port.Close() != nil {
 		t.Error("second Close")
 	}
 }

@@ -507,12 +507,7 @@ func (r *rxState) processGSO(bufs [][]byte, sizes []int, hdrs []offload.Header, 
 			sizes[k] = total
 			if tci, tpid, tagged := auxVLAN(r.control[i][:r.hdrs[i].Msg.Controllen]); tagged {
 				sizes[k] = frames.InsertTag(bufs[i], total, tpid, tci)
-				if vh.Flags&offload.FlagNeedsCsum != 0 {
-					vh.CsumStart += frames.TagLen
-				}
-				if vh.HdrLen != 0 {
-					vh.HdrLen += frames.TagLen
-				}
+				vh = vh.Shift(frames.TagLen)
 			}
 		}
 		hdrs[k] = vh

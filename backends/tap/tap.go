@@ -141,17 +141,17 @@ func lookupGroup(s string) (int, error) {
 	return id, nil
 }
 
-func open(_ context.Context, s fabric.Spec, cfg fabric.PortConfig, host fabric.Host) (fabric.Device, error) {
+func open(_ context.Context, s fabric.Spec, cfg fabric.PortConfig, a fabric.Attacher) (fabric.Opened, error) {
 	o, err := parseOptions(s)
 	if err != nil {
-		return nil, err
+		return fabric.Opened{}, err
 	}
 	p, err := netif.OpenTapPort(netif.TapConfig{
 		TapOptions: o,
-		Log:        host.Logger().Named("tap"),
+		Log:        a.Logger().Named("tap"),
 	})
 	if err != nil {
-		return nil, err
+		return fabric.Opened{}, err
 	}
 	if cfg.Name == "" {
 		cfg.Name = o.Name
@@ -166,9 +166,5 @@ func open(_ context.Context, s fabric.Spec, cfg fabric.PortConfig, host fabric.H
 		how += ", persistent"
 	}
 	cfg.Info = fmt.Sprintf("TAP %s (%s)", o.Name, how)
-	if err := host.Attach(p, cfg); err != nil {
-		p.Close()
-		return nil, err
-	}
-	return nil, nil
+	return fabric.Opened{Port: p, Config: cfg}, nil
 }

@@ -177,24 +177,25 @@ func (r *registry) check(s fabric.Spec, cfg fabric.PortConfig) error {
 	return err
 }
 
-// open attaches one NIC of a VM, booting the VM first if this is its
-// first port. The first port's Open returns the VM's device; later ones
-// return nil (their ports belong to the device all the same).
-func (r *registry) open(ctx context.Context, s fabric.Spec, cfg fabric.PortConfig, host fabric.Host) (fabric.Device, error) {
+// open opens one NIC of a VM as a port, booting the VM first if this is
+// its first port. The first port's Open also returns the VM's device;
+// later ones return the port alone (it belongs to the device all the
+// same).
+func (r *registry) open(ctx context.Context, s fabric.Spec, cfg fabric.PortConfig, a fabric.Attacher) (fabric.Opened, error) {
 	if r.kc.syntaxOnly {
-		return nil, errors.New("internal error: this vm kind only checks specs")
+		return fabric.Opened{}, errors.New("internal error: this vm kind only checks specs")
 	}
 	o, def, err := r.lookup(s, cfg)
 	if err != nil {
-		return nil, err
+		return fabric.Opened{}, err
 	}
 	r.mu.Lock()
 	d := r.vms[o.vm]
 	created := d == nil
 	if created {
-		if d, err = newDevice(r, def, host.Logger()); err != nil {
+		if d, err = newDevice(r, def, a.Logger()); err != nil {
 			r.mu.Unlock()
-			return nil, err
+			return fabric.Opened{}, err
 		}
 		r.vms[o.vm] = d
 	}
@@ -202,19 +203,20 @@ func (r *registry) open(ctx context.Context, s fabric.Spec, cfg fabric.PortConfi
 	if created {
 		if err := d.boot(ctx); err != nil {
 			d.Close()
-			return nil, err
+			return fabric.Opened{}, err
 		}
 	}
-	if err := d.attach(ctx, o.nic, cfg, host); err != nil {
+	op, err := d.open(o.nic, cfg, a)
+	if err != nil {
 		if created {
 			d.Close()
 		}
-		return nil, err
+		return fabric.Opened{}, err
 	}
 	if created {
-		return d, nil
+		op.Device = d
 	}
-	return nil, nil
+	return op, nil
 }
 
 // remove forgets d, once it is closed.
@@ -228,11 +230,11 @@ func (r *registry) remove(d *vmDevice) {
 
 // nicSocket is one NIC's socketpair: the VM's end, handed to the
 // hypervisor on every boot, and the fabric's end, of which each port
-// attached to the NIC gets a duplicate. Both live as long as the device,
-// so that neither end ever sees its peer gone.
+// attached to the NIC gets a duplicate (dgram.NewPort makes it). Both live
+// as long as the device, so that neither end ever sees its peer gone.
 type nicSocket struct {
-	vm       *os.File
-	fabricFD int
+	vm     *os.File
+	fabric *os.File
 }
 
 func newNICSocket(vmName string, index int) (*nicSocket, error) {
@@ -244,7 +246,10 @@ func newNICSocket(vmName string, index int) (*nicSocket, error) {
 		unix.CloseOnExec(fd)
 		setBuffers(fd)
 	}
-	return &nicSocket{fabricFD: fds[0], vm: os.NewFile(uintptr(fds[1]), fmt.Sprintf("vm-%s-nic%d", vmName, index))}, nil
+	return &nicSocket{
+		fabric: os.NewFile(uintptr(fds[0]), fmt.Sprintf("NIC %d of VM %s", index, vmName)),
+		vm:     os.NewFile(uintptr(fds[1]), fmt.Sprintf("vm-%s-nic%d", vmName, index)),
+	}, nil
 }
 
 // setBuffers sizes a socket's buffers as vfkit does. The kernel may grant
@@ -270,7 +275,7 @@ func (s *nicSocket) drain() {
 
 func (s *nicSocket) close() {
 	s.vm.Close()
-	unix.Close(s.fabricFD)
+	s.fabric.Close()
 }
 
 // vmDevice is one VM: its sockets, the machine currently booted, and the
@@ -511,7 +516,7 @@ func (d *vmDevice) Close() error {
 		}
 		d.mu.Unlock()
 		for _, p := range ports {
-			if err := p.host.Detach(p.name); err != nil {
+			if err := p.attacher.Detach(p.name); err != nil {
 				d.log.Debug("detaching port", "port", p.name, "error", err)
 			}
 		}
@@ -552,13 +557,13 @@ func (d *vmDevice) claim(nic int) (int, error) {
 	return 0, fmt.Errorf("all %d NICs of VM %s are attached (add a nic= line to %s for another)", len(d.def.NICs), d.def.Name, d.def.Source)
 }
 
-// attach attaches NIC nic (or the next free one) as a port: a duplicate of
-// the fabric's end of its socketpair, opened by the dgram backend as
-// dgram:fd=N and wrapped to follow the VM's state.
-func (d *vmDevice) attach(ctx context.Context, nic int, cfg fabric.PortConfig, host fabric.Host) error {
+// open opens NIC nic (or the next free one) as a port, for the fabric to
+// attach: a dgram port on a duplicate of the fabric's end of its
+// socketpair, wrapped so that its link follows the VM's state.
+func (d *vmDevice) open(nic int, cfg fabric.PortConfig, a fabric.Attacher) (fabric.Opened, error) {
 	idx, err := d.claim(nic)
 	if err != nil {
-		return err
+		return fabric.Opened{}, err
 	}
 	if cfg.Name == "" {
 		cfg.Name = d.def.Name + "/" + strconv.Itoa(idx)
@@ -568,69 +573,37 @@ func (d *vmDevice) attach(ctx context.Context, nic int, cfg fabric.PortConfig, h
 	}
 	if cfg.MTU > d.def.NICs[idx].MTU {
 		d.unclaim(idx)
-		return fmt.Errorf("mtu %d is larger than the MTU %d of NIC %d of VM %s", cfg.MTU, d.def.NICs[idx].MTU, idx, d.def.Name)
+		return fabric.Opened{}, fmt.Errorf("mtu %d is larger than the MTU %d of NIC %d of VM %s", cfg.MTU, d.def.NICs[idx].MTU, idx, d.def.Name)
 	}
-	fd, err := unix.Dup(d.nics[idx].fabricFD)
+	cfg.Kind = "vm"
+	cfg.Device = d.def.Name
+	cfg.Info = fmt.Sprintf("vm %s nic %d, mac %s", d.def.Name, idx, d.def.NICs[idx].MAC)
+	sock, err := dgram.NewPort(d.nics[idx].fabric)
 	if err != nil {
 		d.unclaim(idx)
-		return fmt.Errorf("duplicating the socket of NIC %d: %w", idx, err)
+		return fabric.Opened{}, err
 	}
-	unix.CloseOnExec(fd)
-	spec, err := fabric.ParseSpec("dgram:fd=" + strconv.Itoa(fd))
+	np := &nicPort{sock: sock, d: d, nic: idx, name: cfg.Name, attacher: a, link: fabric.NewLinkState()}
+	port, err := fabric.Wrap(sock, fabric.Hooks{Close: np.close, LinkEvents: np.link.LinkEvents})
 	if err != nil {
-		unix.Close(fd)
+		sock.Close()
 		d.unclaim(idx)
-		return err
+		return fabric.Opened{}, err
 	}
-	ch := &captureHost{Host: host, d: d, nic: idx}
-	// From here on the dgram backend owns fd: it closes it on failure.
-	if _, err := dgram.Kind().Open(ctx, spec, cfg, ch); err != nil {
-		if ch.port == nil {
-			d.unclaim(idx)
-		}
-		return err
+	d.mu.Lock()
+	d.ports[idx] = np
+	if !d.up {
+		np.send(fabric.LinkEvent{Up: false, Reason: d.reason})
 	}
-	if ch.port == nil {
-		d.unclaim(idx)
-		return errors.New("internal error: the dgram backend attached no port")
-	}
-	return nil
+	d.mu.Unlock()
+	// If the fabric cannot attach the port it closes it, which frees the NIC.
+	return fabric.Opened{Port: port, Config: cfg}, nil
 }
 
 func (d *vmDevice) unclaim(nic int) {
 	d.mu.Lock()
 	delete(d.claimed, nic)
 	d.mu.Unlock()
-}
-
-// captureHost is the Host the dgram backend attaches a NIC's port
-// through: it wraps the port so that it follows the VM's state, and
-// describes it as a vm port.
-type captureHost struct {
-	fabric.Host
-	d    *vmDevice
-	nic  int
-	port *nicPort
-}
-
-func (c *captureHost) Attach(p fabric.Port, cfg fabric.PortConfig) error {
-	d := c.d
-	cfg.Kind = "vm"
-	cfg.Device = d.def.Name
-	cfg.Info = fmt.Sprintf("vm %s nic %d, mac %s", d.def.Name, c.nic, d.def.NICs[c.nic].MAC)
-	np := &nicPort{Port: p, d: d, nic: c.nic, name: cfg.Name, host: c.Host, link: fabric.NewLinkState()}
-	d.mu.Lock()
-	d.ports[c.nic] = np
-	if !d.up {
-		np.send(fabric.LinkEvent{Up: false, Reason: d.reason})
-	}
-	d.mu.Unlock()
-	if err := c.Host.Attach(np, cfg); err != nil {
-		d.release(np) // the dgram backend closes p
-		return err
-	}
-	c.port = np
-	return nil
 }
 
 // release forgets a port whose Close was called, or whose attach failed,
@@ -645,25 +618,21 @@ func (d *vmDevice) release(p *nicPort) {
 	p.link.Close()
 }
 
-// nicPort is the port of one NIC: the dgram backend's port on a duplicate
-// of the fabric's end of the NIC's socketpair, whose link follows the VM.
+// nicPort is what the device keeps of the port of one NIC: the dgram port
+// on the NIC's socket, and the link state that follows the VM. The port
+// the fabric sees is sock wrapped (fabric.Wrap) with LinkEvents and close.
 type nicPort struct {
-	fabric.Port
-	d    *vmDevice
-	nic  int
-	name string
-	host fabric.Host
-	link *fabric.LinkState
+	sock     fabric.Port
+	d        *vmDevice
+	nic      int
+	name     string
+	attacher fabric.Attacher
+	link     *fabric.LinkState
 }
 
-var _ fabric.Linker = (*nicPort)(nil)
-
-// LinkEvents reports the VM stopping, failing and running again.
-func (p *nicPort) LinkEvents() <-chan fabric.LinkEvent { return p.link.LinkEvents() }
-
-// Close closes the port's socket; the NIC can be attached again.
-func (p *nicPort) Close() error {
-	err := p.Port.Close()
+// close closes the port's socket; the NIC can be attached again.
+func (p *nicPort) close() error {
+	err := p.sock.Close()
 	p.d.release(p)
 	return err
 }

@@ -68,7 +68,7 @@ func TestFlowFlags(t *testing.T) {
 		want fabric.FlowControl
 	}{
 		{nil, fabric.FlowControl{MaxHold: fabric.DefaultMaxHold, StallAfter: fabric.DefaultStallAfter}},
-		{[]string{"--flow-hold", "0"}, fabric.FlowControl{MaxHold: -1, StallAfter: fabric.DefaultStallAfter}},
+		{[]string{"--flow-hold", "0"}, fabric.FlowControl{NoWait: true, StallAfter: fabric.DefaultStallAfter}},
 		{[]string{"--flow-hold", "1ms", "--flow-stall", "50ms"}, fabric.FlowControl{MaxHold: time.Millisecond, StallAfter: 50 * time.Millisecond}},
 	} {
 		rc, err := parseRunFlags(append([]string{"--port", "dgram:/tmp/x.sock"}, tt.args...), io.Discard)

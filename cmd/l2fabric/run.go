@@ -86,9 +86,7 @@ func parseRunFlags(args []string, stderr io.Writer) (*runConfig, error) {
 		return nil, usagef("--flow-hold %v: want a duration from 0 (never wait) to %v, e.g. --flow-hold 5ms", hold, maxFlow)
 	}
 	rc.flow.MaxHold = hold
-	if hold == 0 {
-		rc.flow.MaxHold = -1 // FlowControl's zero is the default; 0 here means off
-	}
+	rc.flow.NoWait = hold == 0
 	if rc.flow.StallAfter <= 0 || rc.flow.StallAfter > maxFlow {
 		return nil, usagef("--flow-stall %v: want a duration above 0 and up to %v, e.g. --flow-stall 10ms", rc.flow.StallAfter, maxFlow)
 	}

@@ -15,7 +15,8 @@ import (
 )
 
 // relayEnv, when set to "PATH,listen", makes this program the
-// listener-style relay (see runListenRelay). When set to
+// listener-style relay (see runListenRelay); "PATH,stream" makes it the
+// stream relay (see runStreamRelay). When set to
 // "A,PEER_A,B,PEER_B[,connect]", it makes this
 // program the bare relay: sockets bound at A and B and connected to
 // PEER_A and PEER_B, each datagram read on A sent to PEER_B from B and each
@@ -37,6 +38,9 @@ func runRelay(spec string) error {
 	p := strings.Split(spec, ",")
 	if len(p) == 2 && p[1] == "listen" {
 		return runListenRelay(p[0])
+	}
+	if len(p) == 2 && p[1] == "stream" {
+		return runStreamRelay(p[0])
 	}
 	if len(p) != 4 && !(len(p) == 5 && p[4] == "connect") {
 		return fmt.Errorf("%s=%q: want A,PEER_A,B,PEER_B[,connect]", relayEnv, spec)

@@ -62,6 +62,7 @@ type endpoint struct {
 	path string
 	to   *sockaddr // nil: the socket is connected
 	mac  [6]byte
+	st   *streamConn // stream-style endpoints (stream.go): framing state
 
 	shdrs []mmsghdr
 	siovs []unix.Iovec
@@ -147,6 +148,9 @@ func (e *endpoint) connect(path string) error {
 // many went. It blocks while the receiver's queue is full, up to
 // pollTimeout (then unix.EAGAIN).
 func (e *endpoint) send(bufs [][]byte) (int, error) {
+	if e.st != nil {
+		return e.st.send(e.fd, bufs)
+	}
 	n := min(len(bufs), batch)
 	for i := 0; i < n; i++ {
 		e.siovs[i].Base = unsafe.SliceData(bufs[i])
@@ -186,6 +190,9 @@ func (e *endpoint) sendAll(bufs [][]byte, deadline time.Time) error {
 // their lengths in sizes. It blocks until one arrives, up to pollTimeout
 // (then unix.EAGAIN).
 func (e *endpoint) recv(bufs [][]byte, sizes []int) (int, error) {
+	if e.st != nil {
+		return e.st.recv(e.fd, bufs, sizes)
+	}
 	n := min(len(bufs), batch)
 	for i := 0; i < n; i++ {
 		e.riovs[i].Base = unsafe.SliceData(bufs[i])
@@ -206,6 +213,10 @@ func (e *endpoint) recv(bufs [][]byte, sizes []int) (int, error) {
 
 // drain discards whatever is queued on the endpoint without waiting.
 func (e *endpoint) drain() {
+	if e.st != nil {
+		e.st.drain(e.fd)
+		return
+	}
 	buf := make([]byte, 65536)
 	for {
 		if _, _, err := unix.Recvfrom(e.fd, buf, unix.MSG_DONTWAIT); err != nil {
