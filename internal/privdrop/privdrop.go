@@ -6,7 +6,8 @@
 // The drop is complete: supplementary groups, group and user ID, on every
 // thread, and no capability is kept (see Drop). What stays open keeps
 // working, because the kernel checked the privilege when the descriptor
-// was opened: forwarding, dgram listeners, vm: ports, the control socket.
+// was opened: forwarding, dgram and stream sockets, vm: ports, the
+// control socket.
 // What needs root anew fails, and NeedRootError says why and what to do
 // instead: attaching a host, tap or feth port at run time, reopening a
 // host interface that was deleted and re-created, and (macOS) destroying
