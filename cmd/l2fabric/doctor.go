@@ -71,7 +71,8 @@ func contextOf(c *cobra.Command) context.Context {
 
 // executeAlone runs c, a command not yet under a cobra root, with args:
 // its output to stdout and stderr, flag errors as usage errors, errors
-// returned to the caller to print.
+// returned to the caller to print. It goes when the root command is
+// cobra's.
 func executeAlone(c *cobra.Command, args []string, stdout, stderr io.Writer) error {
 	c.SetArgs(args)
 	c.SetOut(stdout)

@@ -29,7 +29,7 @@ var packagingExamples = []struct {
 func TestPackagingExamplesAreGenerated(t *testing.T) {
 	for _, ex := range packagingExamples {
 		var out, errOut bytes.Buffer
-		if err := executeAlone(newServiceCmd(checkRunArgs), append([]string{"print"}, ex.args...), &out, &errOut); err != nil {
+		if err := executeCmd(newServiceCmd(checkRunArgs), append([]string{"print"}, ex.args...), &out, &errOut); err != nil {
 			t.Fatalf("service print %v: %v\n%s", ex.args, err, errOut.String())
 		}
 		path := filepath.Join("..", "..", "packaging", ex.file)

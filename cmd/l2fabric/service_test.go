@@ -3,11 +3,24 @@ package main
 import (
 	"bytes"
 	"errors"
+	"io"
 	"runtime"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
+
+// executeCmd runs c, a subcommand, alone with args, as the root command
+// would run it.
+func executeCmd(c *cobra.Command, args []string, stdout, stderr io.Writer) error {
+	c.SetArgs(args)
+	c.SetOut(stdout)
+	c.SetErr(stderr)
+	c.SilenceErrors, c.SilenceUsage = true, true
+	return c.Execute()
+}
 
 func TestParseServiceArgs(t *testing.T) {
 	o, err := parseServiceArgs([]string{"--port", "host:en0", "--binary", "/opt/l2fabric", "--label=net.example.sw", "--user", "nobody", "--", "--binary", "x"}, true)
@@ -57,19 +70,19 @@ func TestGeneratorCommand(t *testing.T) {
 // refuse, as a usage error, and prints the file otherwise.
 func TestServiceCommandChecksDaemonArgs(t *testing.T) {
 	var out, errOut bytes.Buffer
-	err := executeAlone(newServiceCmd(checkRunArgs), []string{"print", "--binary", "/usr/bin/l2fabric", "--port", "bogus:x"}, &out, &errOut)
+	err := executeCmd(newServiceCmd(checkRunArgs), []string{"print", "--binary", "/usr/bin/l2fabric", "--port", "bogus:x"}, &out, &errOut)
 	var ue *usageError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "unknown port kind") {
 		t.Errorf("a bad --port: %v", err)
 	}
 	out.Reset()
-	if err := executeAlone(newServiceCmd(checkRunArgs), []string{"print", "--binary", "/usr/bin/l2fabric", "--port", "dgram:/tmp/x.sock"}, &out, &errOut); err != nil {
+	if err := executeCmd(newServiceCmd(checkRunArgs), []string{"print", "--binary", "/usr/bin/l2fabric", "--port", "dgram:/tmp/x.sock"}, &out, &errOut); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "dgram:/tmp/x.sock") {
 		t.Errorf("print:\n%s", out.String())
 	}
-	if err := executeAlone(newServiceCmd(checkRunArgs), []string{"print", "--for", "plan9"}, &out, &errOut); !errors.As(err, &ue) {
+	if err := executeCmd(newServiceCmd(checkRunArgs), []string{"print", "--for", "plan9"}, &out, &errOut); !errors.As(err, &ue) {
 		t.Errorf("--for plan9: %v", err)
 	}
 }
