@@ -12,6 +12,7 @@ require (
 	github.com/vishvananda/netlink v1.3.1
 	golang.org/x/net v0.62.0
 	golang.org/x/sys v0.49.0
+	howett.net/plist v1.0.1
 )
 
 require (

@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -129,26 +128,16 @@ func (sys *system) open(_ context.Context, s fabric.Spec, cfg fabric.PortConfig,
 			log.Warn("feth pairs left by an earlier run not cleaned up", "record", sys.store.path, "error", err)
 		}
 	})
-	names, err := sys.ops.interfaces()
+	bridgeMTU, err := sys.bridgeMTU(o.bridge)
 	if err != nil {
-		return fabric.Opened{}, fmt.Errorf("listing interfaces: %w", err)
-	}
-	if !slices.Contains(names, o.bridge) {
-		return fabric.Opened{}, fmt.Errorf("bridge %s does not exist (%s)", o.bridge, bridgesHintMac(sys.ops))
-	}
-	if !isBridgeName(o.bridge) {
-		return fabric.Opened{}, fmt.Errorf("%s is not a bridge (%s)", o.bridge, bridgesHintMac(sys.ops))
+		return fabric.Opened{}, err
 	}
 	mtu := cfg.MTU
 	if mtu == 0 {
 		// The bridge's, so that joining it neither fails (a bridge
 		// with members takes only its MTU) nor lowers it (an empty
 		// one takes its first member's).
-		bm, err := sys.ops.mtu(o.bridge)
-		if err != nil {
-			return fabric.Opened{}, explain("reading the MTU of "+o.bridge, err)
-		}
-		mtu = min(max(bm, fabric.MinMTU), fabric.MaxMTU)
+		mtu = bridgeMTU
 	}
 	m := &pairMaker{ops: sys.ops, store: sys.store, self: sys.self, log: log}
 	pair, err := m.createPair(o.bridge, o.dev, mtu)

@@ -60,6 +60,7 @@ too, as earlier versions did.`,
 	if haveVMs {
 		root.AddCommand(a.vmCommand())
 	}
+	root.AddCommand(newDoctorCmd(clientKinds()), newServiceCmd(checkRunArgs))
 	root.AddCommand(a.versionCommand(), specsTopic(), configTopic())
 	root.SetHelpCommand(helpCommand())
 	root.InitDefaultCompletionCmd()

@@ -64,9 +64,32 @@ static        = ["02:00:00:00:00:01@a,vlan=1", "02:00:00:00:00:02@b/x,vlan=20"]
 	fs, _ := daemonFlagSet()
 	text, _ := os.ReadFile(p)
 	for _, k := range configKeys(fs) {
-		if k != "vm" && !strings.Contains(string(text), "\n"+k+" ") {
+		if k != "vm" && k != "user" && !strings.Contains(string(text), "\n"+k+" ") {
 			t.Errorf("key %s is not tested", k)
 		}
+	}
+}
+
+// TestConfigUserKey: the user key names who the daemon becomes, checked
+// as --user is (which needs root: there is no root to give up otherwise).
+func TestConfigUserKey(t *testing.T) {
+	p := writeConfig(t, "user = \"nobody\"\n")
+	rc, err := parseRun(t, "--config", p)
+	if os.Geteuid() != 0 {
+		if err == nil || !strings.Contains(err.Error(), "not root") {
+			t.Errorf("user key as uid %d: got %v, want an error saying l2fabric is not root", os.Geteuid(), err)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc.user == nil || rc.user.User != "nobody" {
+		t.Errorf("user = %+v, want nobody", rc.user)
+	}
+	p = writeConfig(t, "user = \"no-such-user-l2f\"\n")
+	if _, err := parseRun(t, "--config", p); err == nil || !strings.Contains(err.Error(), ":1: user") {
+		t.Errorf("an unknown user: got %v, want an error naming the file's line and the key", err)
 	}
 }
 

@@ -39,6 +39,7 @@ type daemonValues struct {
 	fdbAging            time.Duration
 	fdbMax              int
 	flowHold, flowStall time.Duration
+	user                string
 }
 
 // registerDaemonFlags defines the daemon's own flags in fs. Each is also
@@ -58,6 +59,7 @@ func registerDaemonFlags(fs *pflag.FlagSet, v *daemonValues) {
 	fs.Var(&durationFlag{p: &v.flowHold, example: "5ms, or 0 to never wait"}, "flow-hold", "how long a port may wait per batch for room at a busy port instead of dropping (0: never wait, drop at once)")
 	v.flowStall = fabric.DefaultStallAfter
 	fs.Var(&durationFlag{p: &v.flowStall, example: "10ms"}, "flow-stall", "a port that has sent nothing for this long is stuck: frames for it are dropped without waiting")
+	fs.StringVar(&v.user, "user", "", userFlagUsage)
 }
 
 // daemonFlagSet is a flag set of every flag the daemon reads, global and

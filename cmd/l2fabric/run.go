@@ -48,7 +48,8 @@ func runDaemon(cmdline []setting, stderr io.Writer) error {
 	if err := vms.SetInline(rc.vmDefs); err != nil {
 		return err
 	}
-	f, err := fabric.New(fabric.Config{FDB: rc.fdb, FlowControl: rc.flow, Logger: log, Kinds: platformKinds(vms)})
+	var guard rootGuard
+	f, err := fabric.New(fabric.Config{FDB: rc.fdb, FlowControl: rc.flow, Logger: log, Kinds: guard.kinds(platformKinds(vms))})
 	if err != nil {
 		return err
 	}
@@ -80,6 +81,13 @@ func runDaemon(cmdline []setting, stderr io.Writer) error {
 	if err := r.start(); err != nil {
 		shutdown()
 		return err
+	}
+	if rc.user != nil {
+		if err := guard.drop(*rc.user); err != nil {
+			shutdown()
+			return err
+		}
+		log.Info("gave root up", "user", rc.user.String())
 	}
 	if rc.defaultPort != "" {
 		printAttachHelp(stderr, rc.defaultPort)

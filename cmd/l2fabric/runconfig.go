@@ -12,6 +12,7 @@ import (
 	"github.com/l2fabric/l2fabric/fabric"
 	"github.com/l2fabric/l2fabric/fdb"
 	"github.com/l2fabric/l2fabric/frames"
+	"github.com/l2fabric/l2fabric/internal/privdrop"
 )
 
 // runConfig is the daemon's configuration, from its command line and its
@@ -29,8 +30,9 @@ type runConfig struct {
 	flow                       fabric.FlowControl
 	logLevel                   hclog.Level
 	logJSON                    bool
-	defaultPort                string           // the socket path of the default port, when no --port
-	vmDefs                     []*vm.Definition // --vm and the file's [vm.NAME] tables
+	defaultPort                string               // the socket path of the default port, when no --port
+	vmDefs                     []*vm.Definition     // --vm and the file's [vm.NAME] tables
+	user                       *privdrop.Credential // --user: who to become once the ports are open
 }
 
 // loadRunConfig builds the daemon's configuration: the command line's
@@ -121,6 +123,16 @@ func checkRunConfig(v *daemonValues, origin origins, file *configFile) (*runConf
 	}
 	if rc.control == "" {
 		return nil, usagef("%s: the control socket path is empty", origin("control", 0))
+	}
+	if v.user != "" {
+		c, err := privdrop.Lookup(v.user)
+		if err == nil {
+			err = privdrop.CanDrop(c)
+		}
+		if err != nil {
+			return nil, usagef("%s: %v", origin("user", 0), err)
+		}
+		rc.user = &c
 	}
 
 	for i, s := range v.vms {

@@ -25,8 +25,9 @@ type Config struct {
 	// filter at all.
 	Promisc bool
 	// BufferSize is the BPF buffer size to ask the kernel for; 0 means
-	// DefaultBufferSize (4 MiB). The kernel caps it at 32 MiB; the size
-	// it grants is what every read passes.
+	// DefaultBufferSize (4 MiB). The kernel caps it (32 MiB from macOS
+	// 13; debug.bpf_maxbufsize, 512 KiB by default, before); the size it
+	// grants is what every read passes.
 	BufferSize int
 	// Logger receives the port's warnings (an interface that cannot be
 	// reopened, a filter the kernel refused). nil discards them.
