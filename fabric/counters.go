@@ -92,6 +92,26 @@ func (c Counters) TxDrops() uint64 {
 	return c.LinkDown + c.TxQueueFull + c.TxError + c.TxOversize + c.TxLoop + c.Detached
 }
 
+// DropCount is one drop counter, named by its reason as in the JSON key
+// without "drop_": "runt", "tx_queue_full".
+type DropCount struct {
+	Reason string
+	Count  uint64
+}
+
+// DropCounts returns every drop counter with its reason, in the order of
+// the fields of Counters.
+func (c Counters) DropCounts() []DropCount {
+	return []DropCount{
+		{"runt", c.Runt}, {"oversize", c.Oversize}, {"tagged_on_access", c.TaggedOnAccess},
+		{"vlan", c.VLAN}, {"spoofed", c.Spoofed}, {"bad_source", c.BadSource},
+		{"link_local", c.LinkLocal}, {"loop", c.Loop}, {"storm", c.Storm},
+		{"rx_backend", c.RxBackend}, {"link_down", c.LinkDown},
+		{"tx_queue_full", c.TxQueueFull}, {"tx_error", c.TxError}, {"tx_oversize", c.TxOversize},
+		{"tx_loop", c.TxLoop}, {"detached", c.Detached},
+	}
+}
+
 // Drops returns the sum of all drop counters.
 func (c Counters) Drops() uint64 { return c.RxDrops() + c.RxBackend + c.TxDrops() }
 
