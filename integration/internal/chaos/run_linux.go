@@ -550,6 +550,11 @@ func (r *run) restart(kill bool) {
 	if kill {
 		r.d.kill()
 	}
+	// A host port's interface must exist when the daemon starts (it
+	// refuses a missing one, naming what exists): put vc back first.
+	if r.vcGone {
+		r.toggleVC()
+	}
 	r.rep.Restarts++
 	if err := r.startDaemon(); err != nil {
 		r.problem("restart: %v", err)
