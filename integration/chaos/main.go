@@ -77,9 +77,9 @@ func Summary(rep *chaos.Report) string {
 	for _, n := range names {
 		s += fmt.Sprintf(" %s=%d", n, rep.Actions[n])
 	}
-	s += "\n\n  at      daemon  goroutines  fds  RSS(KiB)  ports  detached  frames read\n"
+	s += "\n\n  at      daemon  goroutines  fds  RSS(KiB)  heap(KiB)  ports  detached  frames read\n"
 	for _, x := range rep.Samples {
-		s += fmt.Sprintf("  %6.0fs  %6d  %10d  %3d  %8d  %5d  %8d  %11d\n", x.At.Seconds(), x.Instance, x.Goroutines, x.FDs, x.RSSKiB, x.Ports, x.Detached, x.RxFrames)
+		s += fmt.Sprintf("  %6.0fs  %6d  %10d  %3d  %8d  %9d  %5d  %8d  %11d\n", x.At.Seconds(), x.Instance, x.Goroutines, x.FDs, x.RSSKiB, x.HeapKiB, x.Ports, x.Detached, x.RxFrames)
 	}
 	if len(rep.Problems) == 0 {
 		s += "\nno problems\n"

@@ -57,6 +57,7 @@ type Sample struct {
 	Goroutines int
 	FDs        int
 	RSSKiB     int
+	HeapKiB    int // the Go heap in use (RSS also holds what the runtime has not returned)
 	Ports      int
 	Detached   int    // ports detached since the daemon started
 	RxFrames   uint64 // frames read by all ports since it started

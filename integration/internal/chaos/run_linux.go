@@ -570,11 +570,11 @@ func (r *run) restart(kill bool) {
 func (r *run) transientVM(kind string) {
 	r.transient++
 	path := filepath.Join(r.dir, fmt.Sprintf("t%d.sock", r.transient))
+	defer os.Remove(path) // a crashed VM's file is the VM's to clean, not the daemon's
 	c, err := net.DialUnix("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"}, &net.UnixAddr{Name: r.listenPath(), Net: "unixgram"})
 	if err != nil {
-		return // the daemon is restarting
+		return // the daemon is restarting (the bound file stays: removed above)
 	}
-	defer os.Remove(path) // a crashed VM's file is the VM's to clean, not the daemon's
 	defer c.Close()
 	c.Write([]byte("VFKT"))
 	src := [6]byte{0x02, 0xd0, 0, 0, byte(r.transient >> 8), byte(r.transient)}
@@ -625,6 +625,7 @@ func (r *run) listenerAttachDetach() {
 		p := filepath.Join(r.dir, fmt.Sprintf("y%d.sock", i))
 		c, err := net.DialUnix("unixgram", &net.UnixAddr{Name: p, Net: "unixgram"}, &net.UnixAddr{Name: y, Net: "unixgram"})
 		if err != nil {
+			os.Remove(p)
 			r.problem("client of y: %v", err)
 			continue
 		}
@@ -738,10 +739,10 @@ func (r *run) checkpoint() {
 		return
 	}
 	s := Sample{At: time.Since(r.start), Instance: r.instance, Goroutines: dbg.Goroutines,
-		FDs: countFDs(r.d.pid), RSSKiB: rssKiB(r.d.pid), Ports: st.Ports, Detached: st.Detached, RxFrames: st.Totals.RxFrames}
+		FDs: countFDs(r.d.pid), RSSKiB: rssKiB(r.d.pid), HeapKiB: int(dbg.HeapAlloc >> 10), Ports: st.Ports, Detached: st.Detached, RxFrames: st.Totals.RxFrames}
 	r.rep.Samples = append(r.rep.Samples, s)
-	r.logf("checkpoint: daemon %d: %d goroutines, %d fds, RSS %d KiB, %d ports, %d detached, %d frames read; books balance",
-		s.Instance, s.Goroutines, s.FDs, s.RSSKiB, s.Ports, s.Detached, s.RxFrames)
+	r.logf("checkpoint: daemon %d: %d goroutines, %d fds, RSS %d KiB (heap %d KiB), %d ports, %d detached, %d frames read; books balance",
+		s.Instance, s.Goroutines, s.FDs, s.RSSKiB, s.HeapKiB, s.Ports, s.Detached, s.RxFrames)
 	if r.base == nil {
 		r.base = &s
 		return
