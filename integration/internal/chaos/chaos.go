@@ -1,7 +1,8 @@
 // Package chaos is l2fabric's chaos and soak run: a real daemon in network
 // namespaces of its own, steady traffic between VMs that stay, and at
-// random, under that traffic: VMs attaching and vanishing (listener
-// clients and socketpair VMs), listening sockets attached and detached,
+// random, under that traffic: VMs attaching and vanishing (dgram listener
+// clients, stream clients as socket_vmnet's, and a socketpair VM replaced
+// at each restart), listening sockets attached and detached,
 // garbage frames, floods of random source MACs, the interface behind a
 // host port deleted and re-created, the daemon's TAP pulled from its
 // bridge and put back, loops made through a Linux bridge and removed, and

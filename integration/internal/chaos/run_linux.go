@@ -214,6 +214,10 @@ type daemon struct {
 
 func (r *run) listenPath() string { return filepath.Join(r.dir, "x.sock") }
 
+// streamPath is the daemon's stream listening socket (socket_vmnet's
+// protocol).
+func (r *run) streamPath() string { return filepath.Join(r.dir, "st.sock") }
+
 // startDaemon starts l2fabric in sw with its ports and a socketpair VM.
 func (r *run) startDaemon() error {
 	r.instance++
@@ -231,7 +235,7 @@ func (r *run) startDaemon() error {
 	}
 	args := []string{"netns", "exec", r.sw, r.cfg.Bin, "--control", d.ctl, "--log-level", "info",
 		"--port", "dgram:" + r.listenPath(), "--port", "host:va", "--port", "host:vb", "--port", "host:vc",
-		"--port", "tap:tapc", "--port", "dgram:fd=3,name=sp"}
+		"--port", "tap:tapc", "--port", "dgram:fd=3,name=sp", "--port", "stream:" + r.streamPath()}
 	d.cmd = exec.Command("ip", args...)
 	d.cmd.ExtraFiles = []*os.File{theirs}
 	d.cmd.Stdout, d.cmd.Stderr = logf, logf
@@ -507,6 +511,7 @@ func (r *run) chaos(ctx context.Context) {
 		{"vm-crash", 2, func() { r.transientVM("crash") }},
 		{"garbage", 2, func() { r.transientVM("garbage") }},
 		{"mac-flood", 1, func() { r.transientVM("flood") }},
+		{"stream-vm", 2, r.streamVM},
 		{"listener", 1, r.listenerAttachDetach},
 		{"iface", 1, r.toggleVC},
 		{"tap", 1, r.toggleTap},
@@ -607,6 +612,41 @@ func (r *run) transientVM(kind string) {
 			r.rnd.Read(b[6:12])
 			b[6] &^= 1 // unicast sources
 			c.Write(b)
+		}
+	}
+}
+
+// streamVM connects to the stream listening socket as socket_vmnet's
+// clients do, sends a few length-prefixed frames (sometimes a bad prefix,
+// which ends the connection) and hangs up, sometimes in the middle of a
+// frame.
+func (r *run) streamVM() {
+	c, err := net.DialTimeout("unix", r.streamPath(), time.Second)
+	if err != nil {
+		return // the daemon is restarting
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	r.transient++
+	src := [6]byte{0x02, 0xd1, 0, 0, byte(r.transient >> 8), byte(r.transient)}
+	for i := range 1 + r.rnd.Intn(30) {
+		n := 60 + r.rnd.Intn(1400)
+		b := make([]byte, 4+n)
+		binary.BigEndian.PutUint32(b, uint32(n))
+		copy(b[4:], []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+		copy(b[10:], src[:])
+		binary.BigEndian.PutUint16(b[16:], etherFlow)
+		last := false
+		switch {
+		case i == 5 && r.rnd.Intn(4) == 0:
+			binary.BigEndian.PutUint32(b, 3) // a runt prefix: the connection ends
+			last = true
+		case i == 7 && r.rnd.Intn(4) == 0:
+			b = b[:4+n/2] // hang up mid-frame
+			last = true
+		}
+		if _, err := c.Write(b); err != nil || last {
+			return
 		}
 	}
 }
@@ -804,7 +844,7 @@ func (r *run) finish() {
 	if code := d.cmd.ProcessState.ExitCode(); code != 0 {
 		r.problem("l2fabric exited with status %d after SIGTERM", code)
 	}
-	for _, n := range []string{"x.sock", "y.sock", "ctl.sock"} {
+	for _, n := range []string{"x.sock", "y.sock", "st.sock", "ctl.sock"} {
 		if _, err := os.Lstat(filepath.Join(r.dir, n)); err == nil {
 			r.problem("after SIGTERM %s is still there", n)
 		}
