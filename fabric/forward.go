@@ -156,6 +156,17 @@ func (f *Fabric) forward(p *port, b *batch, n int) {
 			}
 		}
 	}
+	// The batch's drops are counted before its frames go out, so that
+	// whoever sees a later frame arrive also sees them.
+	if probes > 0 {
+		p.c.probes.Add(probes)
+	}
+	if looped > 0 {
+		p.c.loop.Add(looped)
+	}
+	if storm > 0 {
+		p.c.storm.Add(storm)
+	}
 	b.hold.Start()
 	for _, e := range b.out {
 		e.port.send(b, e.idx)
@@ -168,15 +179,6 @@ func (f *Fabric) forward(p *port, b *batch, n int) {
 	}
 	if filtered > 0 {
 		f.counters.filtered.Add(filtered)
-	}
-	if probes > 0 {
-		p.c.probes.Add(probes)
-	}
-	if looped > 0 {
-		p.c.loop.Add(looped)
-	}
-	if storm > 0 {
-		p.c.storm.Add(storm)
 	}
 }
 
