@@ -49,6 +49,9 @@ const (
 	slackRSSKiB     = 64 << 10
 )
 
+// readyLine is what the daemon logs once every --port is open.
+const readyLine = "l2fabric running"
+
 // etherFlow is the EtherType of the steady flows' frames.
 const etherFlow = 0x88b6
 
@@ -247,9 +250,11 @@ func (r *run) startDaemon() error {
 	d.pid = d.cmd.Process.Pid
 	go func() { d.cmd.Wait(); logf.Close(); close(d.done) }()
 	r.d = d
+	// The control socket answers before the ports are open: the log
+	// line the daemon writes once they are is what says it is ready.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if err := d.call("version", nil, nil); err == nil {
+		if b, _ := os.ReadFile(d.logPath); strings.Contains(string(b), readyLine) && d.call("version", nil, nil) == nil {
 			break
 		}
 		select {
