@@ -610,6 +610,9 @@ type PortInfo struct {
 	FDB        int       `json:"fdb_entries"`
 	Attached   time.Time `json:"attached"`
 	Counters   Counters  `json:"counters"`
+	// BackendDrops are the backend's own drops by reason (see
+	// BackendDropper).
+	BackendDrops map[string]uint64 `json:"backend_drops,omitempty"`
 }
 
 // Ports returns the attached ports, and devices that have no port (a
@@ -633,6 +636,9 @@ func (f *Fabric) Ports() []PortInfo {
 		}
 		if d, ok := p.dev.(RxDropper); ok {
 			pi.Counters.RxBackend = d.RxDropped()
+		}
+		if d, ok := p.dev.(BackendDropper); ok {
+			pi.BackendDrops = d.BackendDrops()
 		}
 		out = append(out, pi)
 	}
@@ -658,13 +664,17 @@ type Entry struct {
 	MAC    frames.MAC `json:"mac"`
 	Static bool       `json:"static"`
 	Age    float64    `json:"age_seconds"`
+	// Via is the remote endpoint (VTEP) the MAC lives behind, on a tunnel
+	// port (see RemoteLocator).
+	Via string `json:"via,omitempty"`
 }
 
 // Entries returns the learning table, sorted by port, VLAN and MAC.
 func (f *Fabric) Entries() []Entry {
 	var out []Entry
 	for _, e := range f.fdb.Entries() {
-		out = append(out, Entry{Port: e.Port.Name, VLAN: e.VLAN, MAC: e.MAC, Static: e.Static, Age: e.Age.Seconds()})
+		out = append(out, Entry{Port: e.Port.Name, VLAN: e.VLAN, MAC: e.MAC, Static: e.Static, Age: e.Age.Seconds(),
+			Via: via(e.Port, e.VLAN, e.MAC)})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Port < out[j].Port })
 	return out
@@ -740,6 +750,7 @@ func (f *Fabric) DeleteEntry(vlan uint16, mac frames.MAC) error {
 	if !f.fdb.Delete(vlan, mac) && n == len(f.statics) {
 		return fmt.Errorf("no entry for %s in VLAN %d", mac, vlan)
 	}
+	f.unpin(vlan, mac)
 	f.macsMayHaveChanged()
 	return nil
 }

@@ -82,13 +82,13 @@ func fdbCommand(args []string, stdout io.Writer) error {
 		return printJSON(stdout, entries)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PORT\tVLAN\tMAC\tAGE")
+	fmt.Fprintln(tw, "PORT\tVLAN\tMAC\tAGE\tVIA")
 	for _, e := range entries {
 		age := strconv.Itoa(int(e.Age))
 		if e.Static {
 			age = "static"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", e.Port, e.VLAN, e.MAC, age)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", e.Port, e.VLAN, e.MAC, age, viaColumn(e.Via))
 	}
 	return tw.Flush()
 }
@@ -99,13 +99,14 @@ func fdbAdd(args []string, stdout io.Writer) error {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return usagef("fdb add: want one MAC@PORT[,vlan=N], e.g. l2fabric fdb add 52:54:00:12:34:56@router")
+		return usagef("fdb add: want one MAC@PORT[,vlan=N][,dst=IP], e.g. l2fabric fdb add 52:54:00:12:34:56@router")
 	}
-	st, err := parseStatic(fs.Arg(0))
+	arg, dst := cutDst(fs.Arg(0))
+	st, err := parseStatic(arg)
 	if err != nil {
 		return usagef("fdb add %q: %v", fs.Arg(0), err)
 	}
-	return call(*path, "fdb.add", control.FDBAddArgs{MAC: st.MAC.String(), Port: st.Port, VLAN: st.VLAN}, nil)
+	return call(*path, "fdb.add", control.FDBAddArgs{MAC: st.MAC.String(), Port: st.Port, VLAN: st.VLAN, Dst: dst}, nil)
 }
 
 func fdbDel(args []string, stdout io.Writer) error {
@@ -162,7 +163,7 @@ func portsCommand(args []string, stdout io.Writer) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", p.Name, p.Kind, p.State, vlans, p.MTU,
 			p.Counters.RxFrames, p.Counters.RxBytes, p.Counters.TxFrames, p.Counters.TxBytes, p.FDB,
-			formatDrops(p.Counters), p.Info)
+			formatDrops(p.Counters)+formatBackendDrops(p.BackendDrops), p.Info)
 	}
 	return tw.Flush()
 }

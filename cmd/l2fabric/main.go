@@ -5,13 +5,14 @@
 //
 //	l2fabric [run] --port KIND:ARG[,KEY=VALUE]... [flags]   run the switch
 //	l2fabric fdb [--json] [--port NAME] [--vlan N]          dump the learning table
-//	l2fabric fdb add MAC@PORT[,vlan=N]                      add a static entry
+//	l2fabric fdb add MAC@PORT[,vlan=N][,dst=IP]             add a static entry (dst: its VTEP)
 //	l2fabric fdb del MAC [--vlan N]                         remove an entry
 //	l2fabric fdb flush [--port NAME]                        forget learned entries
 //	l2fabric ports [--json]                                 list ports and counters
 //	l2fabric stats [--json]                                 fabric and FDB counters
 //	l2fabric attach KIND:ARG[,KEY=VALUE]...                 add a port at run time
 //	l2fabric detach NAME                                    remove a port or device
+//	l2fabric vxlan remote add|del|list PORT [IP]            a vxlan port's remote VTEPs
 //	l2fabric vm create NAME --kernel PATH [flags]           define a VM for --port vm:NAME (macOS)
 //	l2fabric vm list [--json]                               list the VMs defined (macOS)
 //	l2fabric version
@@ -67,6 +68,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = detachCommand(rest, stdout)
 	case "vm":
 		err = vmCommand(rest, stdout)
+	case "vxlan":
+		err = vxlanCommand(rest, stdout)
 	case "version":
 		fmt.Fprintln(stdout, "l2fabric", version())
 	case "help", "-h", "--help":
@@ -93,13 +96,14 @@ func usage() string {
 Usage:
   l2fabric [run] --port KIND:ARG[,KEY=VALUE]... [flags]   run the switch
   l2fabric fdb [--json] [--port NAME] [--vlan N]          dump the learning table
-  l2fabric fdb add MAC@PORT[,vlan=N]                      add a static entry
+  l2fabric fdb add MAC@PORT[,vlan=N][,dst=IP]             add a static entry (dst: its VTEP)
   l2fabric fdb del MAC [--vlan N]                         remove an entry
   l2fabric fdb flush [--port NAME]                        forget learned entries
   l2fabric ports [--json]                                 list ports and counters
   l2fabric stats [--json]                                 fabric and FDB counters
   l2fabric attach KIND:ARG[,KEY=VALUE]...                 add a port at run time
   l2fabric detach NAME                                    remove a port or device
+  l2fabric vxlan remote add|del|list PORT [IP]            a vxlan port's remote VTEPs
   l2fabric vm create NAME --kernel PATH [flags]           define a VM for --port vm:NAME (macOS)
   l2fabric vm list [--json]                               list the VMs defined (macOS)
   l2fabric version

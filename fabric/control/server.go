@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"sort"
 	"strings"
@@ -169,7 +170,7 @@ func readLine(r *bufio.Reader) ([]byte, error) {
 }
 
 // commands lists the commands Handle knows, for error messages.
-var commands = []string{"version", "ports", "stats", "fdb.show", "fdb.add", "fdb.del", "fdb.flush", "attach", "detach"}
+var commands = []string{"version", "ports", "stats", "fdb.show", "fdb.add", "fdb.del", "fdb.flush", "attach", "detach", "vxlan.remote"}
 
 // Handle answers one request line. It never panics on input.
 func (s *Server) Handle(line []byte) Response {
@@ -234,7 +235,15 @@ func (s *Server) dispatch(req Request) (any, error) {
 		if a.Port == "" {
 			return nil, errors.New("fdb.add: port is required")
 		}
-		return struct{}{}, s.f.AddStatic(fabric.Static{VLAN: a.VLAN, MAC: mac, Port: a.Port}, false)
+		st := fabric.Static{VLAN: a.VLAN, MAC: mac, Port: a.Port}
+		if a.Dst != "" {
+			dst, err := netip.ParseAddr(a.Dst)
+			if err != nil {
+				return nil, fmt.Errorf("fdb.add: dst %q is not an IP address", a.Dst)
+			}
+			return struct{}{}, s.f.AddStaticVia(st, dst)
+		}
+		return struct{}{}, s.f.AddStatic(st, false)
 	case "fdb.del":
 		var a FDBDelArgs
 		if err := decodeArgs(req, &a); err != nil {
@@ -268,8 +277,44 @@ func (s *Server) dispatch(req Request) (any, error) {
 			return nil, err
 		}
 		return struct{}{}, s.f.Detach(a.Name)
+	case "vxlan.remote":
+		var a RemoteArgs
+		if err := decodeArgs(req, &a); err != nil {
+			return nil, err
+		}
+		return remoteCommand(s.f, a)
 	}
 	cmds := append([]string(nil), commands...)
 	sort.Strings(cmds)
 	return nil, fmt.Errorf("unknown command %q; commands: %s", req.Command, strings.Join(cmds, ", "))
+}
+
+// remoteCommand changes or lists a tunnel port's flood list.
+func remoteCommand(f *fabric.Fabric, a RemoteArgs) (any, error) {
+	r, err := f.Remotes(a.Port)
+	if err != nil {
+		return nil, fmt.Errorf("vxlan.remote: %w", err)
+	}
+	if a.Op != "list" {
+		addr, perr := netip.ParseAddr(a.Remote)
+		if perr != nil {
+			return nil, fmt.Errorf("vxlan.remote: remote %q is not an IP address", a.Remote)
+		}
+		switch a.Op {
+		case "add":
+			err = r.AddRemote(addr)
+		case "del":
+			err = r.DeleteRemote(addr)
+		default:
+			return nil, fmt.Errorf("vxlan.remote: op %q: want add, del or list", a.Op)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("vxlan.remote %s %s: %w", a.Op, a.Remote, err)
+		}
+	}
+	res := RemotesResult{Remotes: []string{}}
+	for _, x := range r.Remotes() {
+		res.Remotes = append(res.Remotes, x.String())
+	}
+	return res, nil
 }
