@@ -42,10 +42,10 @@ type port struct {
 
 // counters are the port's own drops, by reason.
 type counters struct {
-	rxQueueFull, rxOversize, learnLimit      atomic.Uint64
-	txRunt, txVLAN, txOversize, txNoRemote   atomic.Uint64
-	txSendError                              atomic.Uint64
-	gsoSends                                 atomic.Uint64 // messages sent with UDP_SEGMENT
+	rxQueueFull, rxOversize, learnLimit    atomic.Uint64
+	txRunt, txVLAN, txOversize, txNoRemote atomic.Uint64
+	txSendError                            atomic.Uint64
+	gsoSends                               atomic.Uint64 // messages sent with UDP_SEGMENT
 }
 
 var (
@@ -330,19 +330,19 @@ func (p *port) DeleteMAC(vni uint32, mac frames.MAC) error { return p.tbl.Delete
 // socket_*), which every port on the socket shows.
 func (p *port) BackendDrops() map[string]uint64 {
 	m := map[string]uint64{
-		"rx_queue_full":         p.c.rxQueueFull.Load(),
-		"rx_oversize":           p.c.rxOversize.Load(),
-		"rx_learn_limit":        p.c.learnLimit.Load(),
-		"tx_runt":               p.c.txRunt.Load(),
-		"tx_vlan":               p.c.txVLAN.Load(),
-		"tx_oversize":           p.c.txOversize.Load(),
-		"tx_no_remote":          p.c.txNoRemote.Load(),
-		"tx_send_error":         p.c.txSendError.Load(),
-		"socket_truncated":      p.sh.truncated.Load(),
-		"socket_bad_flags":      p.sh.badFlags.Load(),
-		"socket_inner_runt":     p.sh.innerRunt.Load(),
-		"socket_unknown_vni":    p.sh.unknownVNI.Load(),
-		"socket_oversize":       p.sh.oversize.Load(),
+		"rx_queue_full":      p.c.rxQueueFull.Load(),
+		"rx_oversize":        p.c.rxOversize.Load(),
+		"rx_learn_limit":     p.c.learnLimit.Load(),
+		"tx_runt":            p.c.txRunt.Load(),
+		"tx_vlan":            p.c.txVLAN.Load(),
+		"tx_oversize":        p.c.txOversize.Load(),
+		"tx_no_remote":       p.c.txNoRemote.Load(),
+		"tx_send_error":      p.c.txSendError.Load(),
+		"socket_truncated":   p.sh.truncated.Load(),
+		"socket_bad_flags":   p.sh.badFlags.Load(),
+		"socket_inner_runt":  p.sh.innerRunt.Load(),
+		"socket_unknown_vni": p.sh.unknownVNI.Load(),
+		"socket_oversize":    p.sh.oversize.Load(),
 	}
 	for k, v := range m {
 		if v == 0 {
