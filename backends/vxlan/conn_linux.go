@@ -188,6 +188,11 @@ type receiver struct {
 	iovs  []unix.Iovec
 	names []unix.RawSockaddrInet6
 	oob   [][]byte
+
+	// The poller callback, made once, and its results.
+	n   int
+	err error
+	try func(fd uintptr) bool
 }
 
 func newReceiver(n, bufLen int) *receiver {
@@ -195,6 +200,10 @@ func newReceiver(n, bufLen int) *receiver {
 		names: make([]unix.RawSockaddrInet6, n), oob: make([][]byte, n)}
 	for i := range r.oob {
 		r.oob[i] = make([]byte, gsoCmsgSpace)
+	}
+	r.try = func(fd uintptr) bool {
+		r.n, r.err = mmsg.Recv(int(fd), r.hdrs, unix.MSG_DONTWAIT)
+		return !errors.Is(r.err, unix.EAGAIN)
 	}
 	return r
 }
@@ -213,18 +222,13 @@ func (s *udpSocket) recv(r *receiver) (int, error) {
 			h.SetControllen(len(r.oob[i]))
 		}
 	}
-	var n int
-	var err error
-	rerr := s.rc.Read(func(fd uintptr) bool {
-		n, err = mmsg.Recv(int(fd), r.hdrs, unix.MSG_DONTWAIT)
-		return !errors.Is(err, unix.EAGAIN)
-	})
-	if rerr != nil {
-		return 0, rerr
-	}
-	if err != nil {
+	if err := s.rc.Read(r.try); err != nil {
 		return 0, err
 	}
+	if r.err != nil {
+		return 0, r.err
+	}
+	n := r.n
 	for i := 0; i < n; i++ {
 		h := &r.hdrs[i]
 		r.sizes[i] = int(h.Len)
@@ -264,17 +268,29 @@ func groSize(oob []byte) int {
 	return 0
 }
 
-// sender is a port writer's scratch: sendmmsg vectors, allocated once.
+// sender is a port writer's scratch: sendmmsg vectors, allocated once,
+// and the function the poller calls, made once so that sending allocates
+// nothing.
 type sender struct {
 	hdrs []mmsg.Hdr
 	iovs []unix.Iovec
 	oob  [][]byte
+
+	// The poller callback's arguments and results.
+	pending []mmsg.Hdr
+	n       int
+	err     error
+	try     func(fd uintptr) bool
 }
 
 func newSender() *sender {
 	x := &sender{hdrs: make([]mmsg.Hdr, maxPlanMsgs), iovs: make([]unix.Iovec, 2*maxPlanEntries), oob: make([][]byte, maxPlanMsgs)}
 	for i := range x.oob {
 		x.oob[i] = make([]byte, gsoCmsgSpace)
+	}
+	x.try = func(fd uintptr) bool {
+		x.n, x.err = mmsg.Send(int(fd), x.pending, unix.MSG_DONTWAIT)
+		return !errors.Is(x.err, unix.EAGAIN)
 	}
 	return x
 }
@@ -305,19 +321,16 @@ func (s *udpSocket) send(x *sender, plan *txPlan, msgs []txMsg) (int, error) {
 	}
 	sent := 0
 	for sent < len(msgs) {
-		var n int
-		var err error
-		werr := s.rc.Write(func(fd uintptr) bool {
-			n, err = mmsg.Send(int(fd), x.hdrs[sent:len(msgs)], unix.MSG_DONTWAIT)
-			return !errors.Is(err, unix.EAGAIN)
-		})
+		x.pending = x.hdrs[sent:len(msgs)]
+		werr := s.rc.Write(x.try)
+		x.pending = nil
 		if werr != nil {
 			return sent, werr
 		}
-		if err != nil {
-			return sent, err
+		if x.err != nil {
+			return sent, x.err
 		}
-		sent += n
+		sent += x.n
 	}
 	return sent, nil
 }

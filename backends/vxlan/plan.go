@@ -48,13 +48,37 @@ type txMsg struct {
 // txPlan is the datagrams of one Write, in messages. It is reused: reset
 // empties it without freeing anything.
 type txPlan struct {
-	ents []planEntry
-	msgs []txMsg
-	gso  bool // coalesce runs into UDP_SEGMENT messages
+	ents   []planEntry
+	msgs   []txMsg
+	sorted []txMsg // msgs grouped by socket (see bySocket)
+	gso    bool    // coalesce runs into UDP_SEGMENT messages
 }
 
 func newPlan(gso bool) *txPlan {
-	return &txPlan{ents: make([]planEntry, 0, maxPlanEntries), msgs: make([]txMsg, 0, maxPlanMsgs), gso: gso}
+	return &txPlan{ents: make([]planEntry, 0, maxPlanEntries), msgs: make([]txMsg, 0, maxPlanMsgs),
+		sorted: make([]txMsg, 0, maxPlanMsgs), gso: gso}
+}
+
+// bySocket returns the messages grouped by socket (sockets 0 to n-1),
+// each socket's in their original order, so that each socket's take one
+// system call. Flows keep their socket, so each flow keeps its order.
+func (p *txPlan) bySocket(n int) []txMsg {
+	same := true
+	for _, m := range p.msgs {
+		same = same && m.sock == p.msgs[0].sock
+	}
+	if same {
+		return p.msgs
+	}
+	p.sorted = p.sorted[:0]
+	for s := 0; s < n; s++ {
+		for _, m := range p.msgs {
+			if m.sock == s {
+				p.sorted = append(p.sorted, m)
+			}
+		}
+	}
+	return p.sorted
 }
 
 func (p *txPlan) reset() {

@@ -52,3 +52,26 @@ func TestPlanCoalescesRunsForGSO(t *testing.T) {
 		t.Errorf("without GSO: %d messages for 2 datagrams", len(p.msgs))
 	}
 }
+
+func TestPlanBySocketKeepsEachSocketsOrder(t *testing.T) {
+	v := &vtep{}
+	var h [HeaderLen]byte
+	p := newPlan(false)
+	socks := []int{1, 0, 1, 2, 0, 1}
+	for i, s := range socks {
+		p.add(s, v, &h, make([]byte, 100+i))
+	}
+	var got []int
+	for _, m := range p.bySocket(3) {
+		got = append(got, m.sock*100+m.first)
+	}
+	want := []int{0*100 + 1, 0*100 + 4, 100 + 0, 100 + 2, 100 + 5, 200 + 3}
+	if len(got) != len(want) {
+		t.Fatalf("%v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("%v, want %v (socket*100+datagram)", got, want)
+		}
+	}
+}

@@ -179,11 +179,12 @@ func (p *port) accessVLAN() uint16 {
 	return p.o.maps[0].VLAN
 }
 
-// flush sends the plan: each run of messages from one pool socket with
-// one sendmmsg. A message the kernel refuses is counted; one it refuses
-// as a GSO message is sent again as single datagrams.
+// flush sends the plan: the messages of each pool socket with one
+// sendmmsg, in their order (a flow keeps its socket, so its order). A
+// message the kernel refuses is counted; one it refuses as a GSO message
+// is sent again as single datagrams.
 func (p *port) flush() {
-	msgs := p.plan.msgs
+	msgs := p.plan.bySocket(len(p.sh.pool))
 	for len(msgs) > 0 {
 		sock := msgs[0].sock
 		run := 1

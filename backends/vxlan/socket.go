@@ -44,6 +44,7 @@ type shared struct {
 
 	targets atomic.Pointer[map[uint32]target] // VNI -> port, replaced on join and leave
 	ports   int                               // under registry.mu
+	closing atomic.Bool                       // set before the sockets are closed
 	done    chan struct{}                     // closed when the reader has returned
 
 	// Drops before a packet reaches a port, counted for the socket (each
@@ -164,6 +165,7 @@ func (s *shared) closeSockets() {
 
 // close closes the sockets and waits for the reader to return.
 func (s *shared) close() {
+	s.closing.Store(true)
 	s.closeSockets()
 	<-s.done
 }
@@ -188,7 +190,7 @@ func (s *shared) read() {
 	for {
 		n, err := s.rx.recv(r)
 		if err != nil {
-			if errors.Is(err, os.ErrClosed) {
+			if s.closing.Load() || errors.Is(err, os.ErrClosed) {
 				return
 			}
 			// A transient error (ICMP-reported, ENOBUFS): carry on,
