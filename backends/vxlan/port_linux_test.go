@@ -217,6 +217,9 @@ func TestPortsShareASocketByVNI(t *testing.T) {
 // receiving, decapsulating, learning and queueing a packet, allocate
 // nothing per frame.
 func TestForwardingDoesNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates on its own")
+	}
 	if !nstest.InNetns(t) {
 		return
 	}
