@@ -10,6 +10,7 @@ import (
 
 	"github.com/l2fabric/l2fabric/fabric"
 	"github.com/l2fabric/l2fabric/frames"
+	"github.com/l2fabric/l2fabric/frames/offload"
 )
 
 // port is one vxlan port: the VNIs it carries on a shared socket, its
@@ -24,10 +25,14 @@ type port struct {
 	rx    *ring
 
 	// Writer state (the fabric's writer goroutine only).
-	hdrs    [][HeaderLen]byte // VXLAN header per mapping
-	plan    *txPlan
-	tx      *sender
-	maxSize int // largest inner frame sent: MTU + Ethernet header
+	hdrs     [][HeaderLen]byte // VXLAN header per mapping
+	plan     *txPlan
+	tx       *sender
+	maxSize  int    // largest inner frame sent: MTU + Ethernet header
+	arena    []byte // segments of super-frames, until the plan is sent
+	used     int    // bytes of arena in the plan
+	segs     [][]byte
+	segSizes []int
 
 	// Reader state (the socket's reader goroutine only).
 	touched  bool
@@ -44,12 +49,12 @@ type port struct {
 type counters struct {
 	rxQueueFull, rxOversize, learnLimit    atomic.Uint64
 	txRunt, txVLAN, txOversize, txNoRemote atomic.Uint64
-	txSendError                            atomic.Uint64
+	txSendError, txBadOffload              atomic.Uint64
 	gsoSends                               atomic.Uint64 // messages sent with UDP_SEGMENT
 }
 
 var (
-	_ fabric.Port           = (*port)(nil)
+	_ fabric.GSOPort        = (*port)(nil)
 	_ fabric.RemoteLocator  = (*port)(nil)
 	_ fabric.RemotePinner   = (*port)(nil)
 	_ fabric.FloodRemotes   = (*port)(nil)
@@ -69,6 +74,7 @@ func newPort(o options, cfg fabric.PortConfig, tbl *table, flow fabric.FlowContr
 		plan:      newPlan(haveGSO),
 		tx:        newSender(),
 		maxSize:   cfg.MTU + frames.HeaderLen,
+		arena:     make([]byte, arenaLen),
 		stopAging: make(chan struct{}),
 		agingDone: make(chan struct{}),
 	}
@@ -78,8 +84,18 @@ func newPort(o options, cfg fabric.PortConfig, tbl *table, flow fabric.FlowContr
 	return p
 }
 
+// arenaLen is the room for the segments of super-frames cut up by one
+// plan: a few 64 KiB super-frames.
+const arenaLen = 256 << 10
+
 // Read implements fabric.Port.
 func (p *port) Read(bufs [][]byte, sizes []int) (int, error) { return p.rx.pop(bufs, sizes) }
+
+// ReadGSO implements fabric.GSOPort: segments of one TCP flow that arrive
+// together come out as one super-frame.
+func (p *port) ReadGSO(bufs [][]byte, sizes []int, hdrs []offload.Header) (int, error) {
+	return p.rx.popGSO(bufs, sizes, hdrs)
+}
 
 // BatchSize implements fabric.Port.
 func (p *port) BatchSize() int { return batchSize }
@@ -121,53 +137,120 @@ func (p *port) receive(f frames.Frame, t target, from netip.Addr, now time.Time,
 // the one VTEP its destination lives behind, or to every remote of its
 // VNI (head-end replication) when the destination is broadcast, multicast
 // or unknown. Frames that cannot be sent are counted by reason; Write
-// returns an error only once the port is closed.
+// returns no error: the fabric stops writing when the port is closed.
 func (p *port) Write(bufs [][]byte) (int, error) {
-	p.plan.reset()
-	p.plan.gso = haveGSO && p.sh.pool[0].gso.Load()
+	p.begin()
 	for _, b := range bufs {
-		f := frames.Frame(b)
-		if !f.Valid() {
-			p.c.txRunt.Add(1)
-			continue
+		p.writeOne(b, offload.Header{})
+	}
+	p.flush()
+	return len(bufs), nil
+}
+
+// WriteGSO implements fabric.GSOPort: Write, with super-frames cut into
+// segments and partial checksums completed first, since the far end of a
+// tunnel takes only whole frames.
+func (p *port) WriteGSO(bufs [][]byte, hdrs []offload.Header) (int, error) {
+	p.begin()
+	for i, b := range bufs {
+		p.writeOne(b, hdrs[i])
+	}
+	p.flush()
+	return len(bufs), nil
+}
+
+// begin starts a plan.
+func (p *port) begin() {
+	p.plan.reset()
+	p.used = 0
+	p.plan.gso = haveGSO && p.sh.pool[0].gso.Load()
+}
+
+// writeOne plans the datagrams of one frame from the fabric.
+func (p *port) writeOne(b []byte, h offload.Header) {
+	f := frames.Frame(b)
+	if !f.Valid() {
+		p.c.txRunt.Add(1)
+		return
+	}
+	if !h.IsGSO() && offload.CompleteChecksum(h, f) != nil {
+		p.c.txBadOffload.Add(1)
+		return
+	}
+	vlan := p.accessVLAN()
+	if f.Tagged() {
+		vlan = f.VLAN()
+		f = f.PopTag()
+		if h.Flags&offload.FlagNeedsCsum != 0 {
+			h.CsumStart -= frames.TagLen
 		}
-		vlan := p.accessVLAN()
-		if f.Tagged() {
-			vlan = f.VLAN()
-			f = f.PopTag()
-		}
-		i := p.tbl.slot(vlan)
-		if i < 0 {
-			p.c.txVLAN.Add(1)
-			continue
-		}
+		h.HdrLen = uint16(max(int(h.HdrLen)-frames.TagLen, 0))
+	}
+	i := p.tbl.slot(vlan)
+	if i < 0 {
+		p.c.txVLAN.Add(1)
+		return
+	}
+	one, flood := p.tbl.lookup(vlan, i, f.Destination())
+	k := len(flood)
+	if one != nil {
+		k = 1
+	}
+	if k == 0 {
+		p.c.txNoRemote.Add(1)
+		return
+	}
+	if !h.IsGSO() {
 		if len(f) > p.maxSize {
 			p.c.txOversize.Add(1)
-			continue
-		}
-		sock := int(FlowHash(f) % uint32(len(p.sh.pool)))
-		one, flood := p.tbl.lookup(vlan, i, f.Destination())
-		k := len(flood)
-		if one != nil {
-			k = 1
-		}
-		if k == 0 {
-			p.c.txNoRemote.Add(1)
-			continue
+			return
 		}
 		if p.plan.full(k) {
 			p.flush()
 		}
-		if one != nil {
-			p.plan.add(sock, one, &p.hdrs[i], f)
+		p.encap(i, f, one, flood)
+		return
+	}
+	// A super-frame: cut it into the arena, then plan each segment.
+	n, segLen := offload.MaxSegments(h, len(f)), offload.MaxSegmentLen(h, len(f))
+	if n == 0 || n*segLen > len(p.arena) || n*k > maxPlanEntries || n*k > maxPlanMsgs {
+		p.c.txBadOffload.Add(1)
+		return
+	}
+	if p.used+n*segLen > len(p.arena) || p.plan.full(n*k) {
+		p.flush()
+	}
+	p.segs, p.segSizes = p.segs[:0], p.segSizes[:0]
+	for j := 0; j < n; j++ {
+		p.segs = append(p.segs, p.arena[p.used+j*segLen:p.used+(j+1)*segLen])
+		p.segSizes = append(p.segSizes, 0)
+	}
+	got, err := offload.Segment(h, f, p.segs, p.segSizes)
+	if err != nil {
+		p.c.txBadOffload.Add(1)
+		return
+	}
+	p.used += n * segLen
+	for j := 0; j < got; j++ {
+		if p.segSizes[j] > p.maxSize {
+			p.c.txOversize.Add(1)
 			continue
 		}
-		for _, v := range flood {
-			p.plan.add(sock, v, &p.hdrs[i], f)
-		}
+		p.encap(i, frames.Frame(p.segs[j][:p.segSizes[j]]), one, flood)
 	}
-	p.flush()
-	return len(bufs), nil
+}
+
+// encap plans frame f of mapping i to one VTEP, or to each of flood. The
+// caller has made room in the plan.
+func (p *port) encap(i int, f frames.Frame, one *vtep, flood []*vtep) {
+	sock := int(FlowHash(f) % uint32(len(p.sh.pool)))
+	if one != nil {
+		p.plan.add(sock, one, &p.hdrs[i], f)
+		return
+	}
+	for _, v := range flood {
+		p.plan.add(sock, v, &p.hdrs[i], f)
+	}
 }
 
 // accessVLAN is the VLAN of untagged frames from the fabric: an access
@@ -195,6 +278,7 @@ func (p *port) flush() {
 		msgs = msgs[run:]
 	}
 	p.plan.reset()
+	p.used = 0
 }
 
 func (p *port) sendRun(u *udpSocket, msgs []txMsg) {
@@ -339,6 +423,7 @@ func (p *port) BackendDrops() map[string]uint64 {
 		"tx_oversize":        p.c.txOversize.Load(),
 		"tx_no_remote":       p.c.txNoRemote.Load(),
 		"tx_send_error":      p.c.txSendError.Load(),
+		"tx_bad_offload":     p.c.txBadOffload.Load(),
 		"socket_truncated":   p.sh.truncated.Load(),
 		"socket_bad_flags":   p.sh.badFlags.Load(),
 		"socket_inner_runt":  p.sh.innerRunt.Load(),

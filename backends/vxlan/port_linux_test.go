@@ -13,6 +13,7 @@ import (
 	"github.com/l2fabric/l2fabric/fabric/fabrictest"
 	"github.com/l2fabric/l2fabric/fdb"
 	"github.com/l2fabric/l2fabric/frames"
+	"github.com/l2fabric/l2fabric/frames/offload"
 )
 
 // These tests run two fabrics joined by VXLAN over the loopback interface
@@ -266,6 +267,21 @@ func TestForwardingDoesNotAllocate(t *testing.T) {
 		t.Errorf("Write: %v allocations per batch of %d frames, want 0 (drops %v, gso sends %d)", n, len(bufs), p.BackendDrops(), p.c.gsoSends.Load())
 	}
 
+	// A super-frame, cut into segments on the way.
+	super, h := superFrame(false, 40000, 20*1300, 1300, tcpACK)
+	super = frames.AppendTagged(nil, frames.Frame(super), 10)
+	h.CsumStart += frames.TagLen
+	sbuf := make([]byte, len(super))
+	if n := testing.AllocsPerRun(50, func() {
+		copy(sbuf, super)
+		p.WriteGSO([][]byte{sbuf}, []offload.Header{h})
+	}); n != 0 {
+		t.Errorf("WriteGSO: %v allocations per super-frame, want 0", n)
+	}
+	if d := p.BackendDrops(); len(d) != 0 {
+		t.Errorf("drops sending: %v", d)
+	}
+
 	// Receiving.
 	pkt := make([]byte, HeaderLen+1400)
 	Header(pkt).Encode(200)
@@ -275,6 +291,7 @@ func TestForwardingDoesNotAllocate(t *testing.T) {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	out := make([][]byte, 32)
+	hdrs := make([]offload.Header, 32)
 	sizes := make([]int, 32)
 	for i := range out {
 		out[i] = make([]byte, 1600)
@@ -286,7 +303,7 @@ func TestForwardingDoesNotAllocate(t *testing.T) {
 				t.Fatal("a valid packet was not delivered")
 			}
 		}
-		if n, _ := p.rx.pop(out, sizes); n != 32 {
+		if n, _ := p.ReadGSO(out, sizes, hdrs); n != 32 {
 			t.Fatalf("popped %d frames, want 32", n)
 		}
 	}); n != 0 {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/l2fabric/l2fabric/fabric"
 	"github.com/l2fabric/l2fabric/frames"
+	"github.com/l2fabric/l2fabric/frames/offload"
 )
 
 // ring carries decapsulated frames from a socket's reader to one port's
@@ -162,6 +163,86 @@ func (r *ring) pop(bufs [][]byte, sizes []int) (int, error) {
 		}
 		<-r.wake
 	}
+}
+
+// popGSO is pop for a fabric.GSOPort: consecutive segments of one TCP
+// flow are joined into a super-frame (see gro.go) described by hdrs[k];
+// other frames are copied as they are, with an empty header.
+func (r *ring) popGSO(bufs [][]byte, sizes []int, hdrs []offload.Header) (int, error) {
+	for {
+		r.mu.Lock()
+		if r.closed {
+			r.mu.Unlock()
+			return 0, os.ErrClosed
+		}
+		k := 0
+		for r.count > 0 && k < len(bufs) {
+			first := r.take()
+			out := bufs[k]
+			hdrs[k] = offload.Header{}
+			if len(first) > len(out) {
+				sizes[k] = len(out) + 1 // oversize: report, never truncate
+				k++
+				continue
+			}
+			size := copy(out, first)
+			if s, ok := parseTCP(first); ok && coalescible(first, s) {
+				mss := len(first) - s.data
+				seq := s.seq + uint32(mss)
+				segs := 1
+				var last byte
+				for r.count > 0 {
+					next := r.peek()
+					n, ok := parseTCP(next)
+					if !ok {
+						break
+					}
+					more := len(next) - n.data
+					if size+more > len(out) || size-s.l3+more > maxSuperFrame || !follows(first, s, mss, seq, next, n) {
+						break
+					}
+					size += copy(out[size:], next[n.data:])
+					seq += uint32(more)
+					segs++
+					r.take()
+					if n.flags&tcpPSH != 0 || more < mss {
+						last = n.flags
+						break
+					}
+				}
+				if segs > 1 {
+					hdrs[k] = finishSuper(out, size, s, mss, last)
+				}
+			}
+			sizes[k] = size
+			k++
+		}
+		if k > 0 {
+			r.active = time.Now()
+		}
+		r.mu.Unlock()
+		if k > 0 {
+			select {
+			case r.popped <- struct{}{}:
+			default:
+			}
+			return k, nil
+		}
+		<-r.wake
+	}
+}
+
+// peek returns the frame at the head. The caller holds r.mu and has
+// checked r.count > 0.
+func (r *ring) peek() []byte { return r.slots[r.head][:r.sizes[r.head]] }
+
+// take removes the frame at the head and returns it; it stays valid until
+// r.mu is released. The caller holds r.mu and has checked r.count > 0.
+func (r *ring) take() []byte {
+	f := r.peek()
+	r.head = (r.head + 1) % len(r.slots)
+	r.count--
+	return f
 }
 
 // close makes pop return an error and push drop.
