@@ -24,6 +24,7 @@
 //   - remotes.go: RemoteTable, the flood lists and MAC-to-VTEP table.
 //   - plan.go: a Write's datagrams grouped into UDP GSO messages (pure).
 //   - ring.go: decapsulated frames on their way to a port's Read.
+//   - gro.go: consecutive TCP segments joined into super-frames (pure).
 //   - socket.go: sockets shared by the ports on one local address and
 //     UDP port, and the reader that demultiplexes by VNI.
 //   - port.go: the fabric.Port.

@@ -69,7 +69,7 @@ const batchSize = 64
 // its defaults applied.
 func newPort(o options, cfg fabric.PortConfig, tbl *table, flow fabric.FlowControl) *port {
 	p := &port{name: cfg.Name, o: o, learn: !cfg.NoLearning, tbl: tbl,
-		rx:        newRing(ringLen, cfg.MTU+frames.HeaderLen+frames.TagLen, flow),
+		rx:        newRing(ringSlots(cfg.MTU+frames.HeaderLen+frames.TagLen), cfg.MTU+frames.HeaderLen+frames.TagLen, flow),
 		hdrs:      make([][HeaderLen]byte, len(o.maps)),
 		plan:      newPlan(haveGSO),
 		tx:        newSender(),

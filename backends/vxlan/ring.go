@@ -33,8 +33,16 @@ type ring struct {
 	flow   fabric.FlowControl
 }
 
-// ringLen is the number of frames a port's ring holds.
-const ringLen = 1024
+// Bounds of a port's ring: ringLen frames, but no more than ringBytes of
+// slots (a port with a 64 KiB MTU gets fewer), and at least ringMin.
+const (
+	ringLen   = 1024
+	ringBytes = 8 << 20
+	ringMin   = 64
+)
+
+// ringSlots is the number of slots of slotLen bytes a ring gets.
+func ringSlots(slotLen int) int { return max(min(ringLen, ringBytes/slotLen), ringMin) }
 
 func newRing(n, slotLen int, flow fabric.FlowControl) *ring {
 	r := &ring{slots: make([][]byte, n), sizes: make([]int, n),
