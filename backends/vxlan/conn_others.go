@@ -159,27 +159,38 @@ func (s *udpSocket) recv(r *receiver) (int, error) {
 	return 0, err
 }
 
-// sender is a port writer's scratch.
-type sender struct{ iov [2][]byte }
+// sender is a port writer's scratch, and the function the poller calls,
+// made once so that sending allocates nothing but what the system call
+// wrapper does.
+type sender struct {
+	iov [2][]byte
+	to  sockaddr
+	err error
+	try func(fd uintptr) bool
+}
 
-func newSender() *sender { return &sender{} }
+func newSender() *sender {
+	x := &sender{}
+	x.try = func(fd uintptr) bool {
+		_, x.err = unix.SendmsgBuffers(int(fd), x.iov[:], nil, x.to, 0)
+		return !errors.Is(x.err, unix.EAGAIN)
+	}
+	return x
+}
 
 // send sends msgs (single datagrams: there is no GSO here) one by one,
 // and returns how many were sent; err is that of msgs[n].
 func (s *udpSocket) send(x *sender, plan *txPlan, msgs []txMsg) (int, error) {
 	for i, m := range msgs {
 		for _, e := range plan.ents[m.first : m.first+m.count] {
-			x.iov[0], x.iov[1] = e.hdr[:], e.frame
-			var err error
-			werr := s.rc.Write(func(fd uintptr) bool {
-				_, err = unix.SendmsgBuffers(int(fd), x.iov[:], nil, m.to.sa, 0)
-				return !errors.Is(err, unix.EAGAIN)
-			})
+			x.iov[0], x.iov[1], x.to = e.hdr[:], e.frame, m.to.sa
+			werr := s.rc.Write(x.try)
+			x.iov[0], x.iov[1], x.to = nil, nil, nil
 			if werr != nil {
 				return i, werr
 			}
-			if err != nil {
-				return i, err
+			if x.err != nil {
+				return i, x.err
 			}
 		}
 	}

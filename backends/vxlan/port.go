@@ -2,6 +2,7 @@ package vxlan
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"sync"
@@ -50,7 +51,6 @@ type counters struct {
 	rxQueueFull, rxOversize, learnLimit    atomic.Uint64
 	txRunt, txVLAN, txOversize, txNoRemote atomic.Uint64
 	txSendError, txBadOffload              atomic.Uint64
-	gsoSends                               atomic.Uint64 // messages sent with UDP_SEGMENT
 }
 
 var (
@@ -284,11 +284,6 @@ func (p *port) flush() {
 func (p *port) sendRun(u *udpSocket, msgs []txMsg) {
 	for len(msgs) > 0 {
 		n, err := u.send(p.tx, p.plan, msgs)
-		for _, m := range msgs[:n] {
-			if m.count > 1 {
-				p.c.gsoSends.Add(1)
-			}
-		}
 		msgs = msgs[n:]
 		if err == nil {
 			continue
@@ -382,13 +377,14 @@ func (p *port) AddRemote(remote netip.Addr) error {
 }
 
 // DeleteRemote implements fabric.FloodRemotes.
+// remote leaves the flood list of every VNI it is on.
 func (p *port) DeleteRemote(remote netip.Addr) error {
-	var errs []error
+	found := false
 	for _, m := range p.o.maps {
-		errs = append(errs, p.DeleteFlood(m.VNI, remote))
+		found = p.DeleteFlood(m.VNI, remote) == nil || found
 	}
-	if len(errs) > 0 && errs[0] != nil {
-		return errs[0]
+	if !found {
+		return fmt.Errorf("%s is not a remote of port %s", remote, p.name)
 	}
 	return nil
 }

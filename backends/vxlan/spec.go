@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/l2fabric/l2fabric/fabric"
-	"github.com/l2fabric/l2fabric/frames"
 )
 
 // forms are the accepted spec forms, for help and error messages.
@@ -210,7 +209,3 @@ func (o options) describe() string {
 	fmt.Fprintf(&b, " %s", netip.AddrPortFrom(o.local, o.port))
 	return b.String()
 }
-
-// hasVLAN reports whether frames.MinVLAN <= v <= frames.MaxVLAN; a guard
-// for tables indexed by VLAN.
-func hasVLAN(v uint16) bool { return v >= frames.MinVLAN && v <= frames.MaxVLAN }
