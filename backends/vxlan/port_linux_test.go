@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sys/unix"
 
 	"github.com/l2fabric/l2fabric/backends/internal/netif/nstest"
 	"github.com/l2fabric/l2fabric/fabric"
@@ -317,5 +318,49 @@ func TestForwardingDoesNotAllocate(t *testing.T) {
 	}
 	if d := p.BackendDrops(); len(d) != 0 {
 		t.Errorf("drops: %v", d)
+	}
+}
+
+// TestSocketOptions: ttl= and df= reach the sockets that send, and ports
+// sharing a socket must agree on them.
+func TestSocketOptions(t *testing.T) {
+	if !nstest.InNetns(t) {
+		return
+	}
+	loopback(t)
+	for _, c := range []struct {
+		spec      string
+		ttl, pmtu int
+	}{
+		{"vxlan:127.0.0.2,vni=1,local=127.0.0.1,ttl=7,df=on", 7, unix.IP_PMTUDISC_PROBE},
+		{"vxlan:127.0.0.2,vni=1,local=127.0.0.1", 64, unix.IP_PMTUDISC_DONT},
+	} {
+		o, _, err := parse(t, c.spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reg := newRegistry()
+		sh, err := reg.join(o, &port{name: "p"}, hclog.NewNullLogger(), fabric.FlowControl{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range append([]*udpSocket{sh.rx}, sh.pool...) {
+			var ttl, pmtu int
+			u.rc.Control(func(fd uintptr) {
+				ttl, _ = unix.GetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_TTL)
+				pmtu, _ = unix.GetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_MTU_DISCOVER)
+			})
+			if ttl != c.ttl || pmtu != c.pmtu {
+				t.Errorf("%s: socket on port %d has TTL %d, PMTU discovery %d; want %d, %d", c.spec, u.port, ttl, pmtu, c.ttl, c.pmtu)
+			}
+			if u != sh.rx && (u.port < SourcePortMin || u.port > SourcePortMax) {
+				t.Errorf("source port %d outside %d-%d", u.port, SourcePortMin, SourcePortMax)
+			}
+		}
+		o2, _, _ := parse(t, "vxlan:127.0.0.2,vni=2,local=127.0.0.1,ttl=9")
+		if _, err := reg.join(o2, &port{name: "q"}, hclog.NewNullLogger(), fabric.FlowControl{}); err == nil {
+			t.Errorf("a port with other socket options joined %s's socket", c.spec)
+		}
+		sh.close()
 	}
 }
