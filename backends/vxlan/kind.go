@@ -37,7 +37,7 @@ func open(reg *registry, s fabric.Spec, cfg fabric.PortConfig, host fabric.Host)
 	}
 	_, mtuGiven := s.Get("mtu")
 	underlay, err := underlayMTU(o)
-	if err != nil {
+	if err != nil && !mtuGiven {
 		return err
 	}
 	cfg = o.portConfig(cfg, underlay, mtuGiven)

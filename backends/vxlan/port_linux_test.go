@@ -3,6 +3,7 @@ package vxlan
 import (
 	"bytes"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -207,6 +208,17 @@ func TestPortsShareASocketByVNI(t *testing.T) {
 	if err == nil || !bytes.Contains([]byte(err.Error()), []byte(`VNI 200`)) {
 		t.Errorf("a second port for VNI 200: %v, want an error naming the VNI", err)
 	}
+	// A UDP port some other program holds: the error says what to do.
+	busy, err := net.ListenPacket("udp4", "127.0.0.1:4790")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	_, err = fa.Open("vxlan:127.0.0.2,local=127.0.0.1,vni=300,vlan=300,port=4790,name=busy")
+	if err == nil || !strings.Contains(err.Error(), "address already in use") || !strings.Contains(err.Error(), "port=") {
+		t.Errorf("a vxlan port on a busy UDP port: %v, want an error saying it is in use and how to pick another", err)
+	}
+
 	pa[1].Inject(frame(bcast, macA, 60))
 	wantFrames(t, pb[1], 1, "VNI 200's broadcast")
 	time.Sleep(50 * time.Millisecond)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -121,7 +122,11 @@ func openShared(key netip.AddrPort, so sockOptions, log hclog.Logger, flow fabri
 	rxo.rx = true
 	rx, err := openUDP(key, rxo)
 	if err != nil {
-		return nil, fmt.Errorf("vxlan socket %s: %w", key, err)
+		hint := ""
+		if errors.Is(err, syscall.EADDRINUSE) {
+			hint = " (a kernel vxlan device or another program has this UDP port here: stop it, or give l2fabric another with port= or local=)"
+		}
+		return nil, fmt.Errorf("vxlan socket %s: %w%s", key, err, hint)
 	}
 	s := &shared{key: key, so: so, rx: rx, log: log, flow: flow, done: make(chan struct{})}
 	empty := map[uint32]target{}
