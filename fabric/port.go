@@ -11,6 +11,8 @@
 //     from stalling the others.
 //   - fabric.go: attaching and detaching ports and devices, aging, shutdown.
 //   - spec.go: the KIND:ARG[,KEY=VALUE]... port specification.
+//   - remote.go: what tunnel ports (vxlan) add: remote endpoints in dumps,
+//     static entries pinned to one, flood lists.
 //
 // The learning table is package fdb, frame views are package frames, and
 // each port kind is a package under backends/.
