@@ -97,11 +97,12 @@ func underlay(t testing.TB, a *netns, aDev, aCIDR string, b *netns, bDev, bCIDR 
 
 // kernelVTEP makes ns a Linux host on a VXLAN segment: bridge br0 with
 // address brCIDR and vxlan device vx0 (VNI vni, dstport 4789, local
-// local, learning) that floods to every remote, as a user configures it.
-func kernelVTEP(t testing.TB, ns *netns, vni int, local string, remotes []string, brCIDR string, mtu int) {
+// local, learning) that floods to every remote, as a user configures it;
+// extra are more vxlan options (noudpcsum).
+func kernelVTEP(t testing.TB, ns *netns, vni int, local string, remotes []string, brCIDR string, mtu int, extra ...string) {
 	t.Helper()
 	ns.ip("link", "add", "br0", "type", "bridge")
-	ns.ip("link", "add", "vx0", "mtu", fmt.Sprint(mtu), "type", "vxlan", "id", fmt.Sprint(vni), "dstport", "4789", "local", local)
+	ns.ip(append([]string{"link", "add", "vx0", "mtu", fmt.Sprint(mtu), "type", "vxlan", "id", fmt.Sprint(vni), "dstport", "4789", "local", local}, extra...)...)
 	ns.ip("link", "set", "vx0", "master", "br0")
 	ns.ip("link", "set", "vx0", "up")
 	ns.ip("link", "set", "br0", "up")
@@ -266,13 +267,14 @@ func TestVXLANWithLinuxKernel(t *testing.T) {
 // broadcast from the VM reaches both (each learns the VM behind
 // l2fabric's address on its own underlay); a remote deleted at run time
 // gets no more floods and one added does; a static entry carries its VTEP.
+// One kernel sends zero UDP checksums (noudpcsum), which must be accepted.
 func TestVXLANHeadEndReplicationAndRemotes(t *testing.T) {
 	requireNetAdmin(t)
 	fab, kb, kc := newNetns(t, "fab"), newNetns(t, "kb"), newNetns(t, "kc")
 	underlay(t, fab, "ub", "10.99.1.1/24", kb, "u0", "10.99.1.2/24")
 	underlay(t, fab, "uc", "10.99.2.1/24", kc, "u0", "10.99.2.2/24")
 	kernelVTEP(t, kb, 200, "10.99.1.2", []string{"10.99.1.1"}, "192.168.51.2/24", 1450)
-	kernelVTEP(t, kc, 200, "10.99.2.2", []string{"10.99.2.1"}, "192.168.51.3/24", 1450)
+	kernelVTEP(t, kc, 200, "10.99.2.2", []string{"10.99.2.1"}, "192.168.51.3/24", 1450, "noudpcsum")
 	vm := vmBehind(t, fab, "vm", "vm0", "192.168.51.1/24", 1450)
 	d := startDaemonIn(t, fab.name, shortTempDir(t), "--port", "host:vm0", "--port", "vxlan:10.99.1.2+10.99.2.2,vni=200,name=vx")
 	vmMAC := macOf(t, vm, "eth0")
