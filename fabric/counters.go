@@ -49,25 +49,43 @@ type Counters struct {
 	TxOversize uint64 `json:"drop_tx_oversize"`
 }
 
+// DropCount is one drop counter, named by its reason as in the JSON key
+// without "drop_": "runt", "tx_queue_full".
+type DropCount struct {
+	Reason string
+	Count  uint64
+}
+
+// DropCounts returns every drop counter with its reason, in the order of
+// the fields of Counters.
+func (c Counters) DropCounts() []DropCount {
+	return []DropCount{
+		{"runt", c.Runt}, {"oversize", c.Oversize}, {"tagged_on_access", c.TaggedOnAccess},
+		{"vlan", c.VLAN}, {"spoofed", c.Spoofed}, {"bad_source", c.BadSource},
+		{"link_local", c.LinkLocal}, {"rx_backend", c.RxBackend}, {"link_down", c.LinkDown},
+		{"tx_queue_full", c.TxQueueFull}, {"tx_error", c.TxError}, {"tx_oversize", c.TxOversize},
+	}
+}
+
 // Drops returns the sum of all drop counters.
 func (c Counters) Drops() uint64 {
 	return c.Runt + c.Oversize + c.TaggedOnAccess + c.VLAN + c.Spoofed + c.BadSource +
 		c.LinkLocal + c.RxBackend + c.LinkDown + c.TxQueueFull + c.TxError + c.TxOversize
 }
 
-// portCounters is the live, atomically updated form of Counters.
+// portCounters is the live, atomically updated form of Counters, but for
+// TxWaits, which the port's transmit queue counts.
 type portCounters struct {
 	rxFrames, rxBytes, txFrames, txBytes    atomic.Uint64
 	runt, oversize, taggedOnAccess, vlan    atomic.Uint64
 	spoofed, badSource, linkLocal, linkDown atomic.Uint64
 	txQueueFull, txError, txOversize        atomic.Uint64
-	txWaits                                 atomic.Uint64
 }
 
 func (c *portCounters) snapshot() Counters {
 	return Counters{
 		RxFrames: c.rxFrames.Load(), RxBytes: c.rxBytes.Load(),
-		TxFrames: c.txFrames.Load(), TxBytes: c.txBytes.Load(), TxWaits: c.txWaits.Load(),
+		TxFrames: c.txFrames.Load(), TxBytes: c.txBytes.Load(),
 		Runt: c.runt.Load(), Oversize: c.oversize.Load(),
 		TaggedOnAccess: c.taggedOnAccess.Load(), VLAN: c.vlan.Load(),
 		Spoofed: c.spoofed.Load(), BadSource: c.badSource.Load(), LinkLocal: c.linkLocal.Load(), LinkDown: c.linkDown.Load(),

@@ -1,8 +1,11 @@
 package fabric
 
 import (
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/l2fabric/l2fabric/fabric/flowq"
 	"github.com/l2fabric/l2fabric/fdb"
 	"github.com/l2fabric/l2fabric/frames"
 	"github.com/l2fabric/l2fabric/frames/offload"
@@ -20,15 +23,11 @@ type batch struct {
 	out    []egress         // frames per egress port
 	segs   [][]byte         // scratch for Segment's output slices
 	segLen []int
+	slots  []*txSlot // the queue slots segs are in
 
-	// Flow control (see port.waitRoom): how much longer this batch may
-	// wait for room in full queues, when a writer counts as stuck, the
-	// channel a writer signals when it frees slots, and a timer for the
-	// wait.
-	holdLeft   time.Duration
-	stallAfter time.Duration
-	room       chan struct{}
-	timer      *time.Timer
+	// hold is how much longer this batch may wait for room in full
+	// queues (see package flowq).
+	hold *flowq.Hold
 }
 
 // egress lists the frames of a batch bound for one port.
@@ -37,7 +36,7 @@ type egress struct {
 	idx  []int // indexes into batch.frames
 }
 
-func newBatch(n, bufLen int) *batch {
+func newBatch(n, bufLen int, flow FlowControl) *batch {
 	b := &batch{
 		bufs:   make([][]byte, n),
 		sizes:  make([]int, n),
@@ -45,12 +44,8 @@ func newBatch(n, bufLen int) *batch {
 		frames: make([]frames.Frame, 0, n),
 		hdrs:   make([]offload.Header, 0, n),
 		vlans:  make([]uint16, 0, n),
-		room:   make(chan struct{}, 1),
-		timer:  time.NewTimer(time.Hour),
-
-		stallAfter: DefaultStallAfter,
+		hold:   flowq.NewHold(flow),
 	}
-	b.timer.Stop()
 	for i := range b.bufs {
 		b.bufs[i] = make([]byte, bufLen)
 	}
@@ -145,7 +140,7 @@ func (f *Fabric) forward(p *port, b *batch, n int) {
 			}
 		}
 	}
-	b.holdLeft = f.flow.MaxHold
+	b.hold.Start()
 	for _, e := range b.out {
 		e.port.send(b, e.idx)
 	}
@@ -164,78 +159,76 @@ func (f *Fabric) forward(p *port, b *batch, n int) {
 // beyond the Ethernet header: IPv4 and UDP headers.
 const minGSOHeaders = 20 + 8
 
+// frameLen is the length, untagged, that fr described by h has on the
+// wire: its own, or for a super-frame the length of its segments (at
+// least), which is what the MTU limits.
+func frameLen(fr frames.Frame, h offload.Header) int {
+	if h.IsGSO() {
+		return frames.HeaderLen + minGSOHeaders + int(h.GSOSize)
+	}
+	return len(fr)
+}
+
 // admit applies the ingress checks to a frame from p and returns it
 // untagged with its header and VLAN, or counts why it was dropped.
 func (f *Fabric) admit(p *port, fr frames.Frame, h offload.Header) (frames.Frame, offload.Header, uint16, bool) {
 	if !fr.Valid() {
-		p.c.runt.Add(1)
-		return nil, h, 0, false
+		return f.drop(p, &p.c.runt, "runt", fr)
 	}
-	// A super-frame is as long as its segments will be.
-	length := len(fr)
-	if h.IsGSO() {
-		length = frames.HeaderLen + minGSOHeaders + int(h.GSOSize)
-	}
+	length := frameLen(fr, h)
 	vlan := p.VLAN
 	if fr.Tagged() {
 		if !p.trunk {
-			p.c.taggedOnAccess.Add(1)
-			return nil, h, 0, false
+			return f.drop(p, &p.c.taggedOnAccess, "tagged_on_access", fr)
 		}
 		if length > p.maxLen+frames.TagLen {
-			p.c.oversize.Add(1)
-			return nil, h, 0, false
+			return f.drop(p, &p.c.oversize, "oversize", fr)
 		}
 		if vid := fr.VLAN(); vid != 0 { // VID 0 is a priority tag: native VLAN
 			vlan = vid
 		}
 		if vlan == 0 || !p.member(vlan) {
-			p.c.vlan.Add(1)
-			return nil, h, 0, false
+			return f.drop(p, &p.c.vlan, "vlan", fr)
 		}
 		fr = fr.PopTag()
-		h = shiftHeader(h, -frames.TagLen)
+		h = h.Shift(-frames.TagLen)
 	} else {
 		if length > p.maxLen {
-			p.c.oversize.Add(1)
-			return nil, h, 0, false
+			return f.drop(p, &p.c.oversize, "oversize", fr)
 		}
-		if vlan == 0 {
-			p.c.vlan.Add(1) // untagged on a trunk without a native VLAN
-			return nil, h, 0, false
+		if vlan == 0 { // untagged on a trunk without a native VLAN
+			return f.drop(p, &p.c.vlan, "vlan", fr)
 		}
 	}
 	src := fr.Source()
 	switch {
 	case !p.MAC.IsZero() && src != p.MAC:
-		p.c.spoofed.Add(1)
-		return nil, h, 0, false
+		return f.drop(p, &p.c.spoofed, "spoofed", fr)
 	case !src.IsUnicast():
-		p.c.badSource.Add(1)
-		return nil, h, 0, false
+		return f.drop(p, &p.c.badSource, "bad_source", fr)
 	case fr.Destination().IsLinkLocal():
-		p.c.linkLocal.Add(1)
-		return nil, h, 0, false
+		return f.drop(p, &p.c.linkLocal, "link_local", fr)
 	}
 	return fr, h, vlan, true
 }
 
-// shiftHeader moves a header's offsets by d bytes, for a tag removed
-// (d = -4) or inserted (d = 4) in front of them.
-func shiftHeader(h offload.Header, d int) offload.Header {
-	if h.Flags&offload.FlagNeedsCsum != 0 {
-		h.CsumStart = uint16(int(h.CsumStart) + d)
+// drop counts a frame admit refuses, and with trace logging on logs it
+// decoded, so that a user can see what a port sends that the fabric drops
+// (reason is the counter's name, without drop_). Nothing is decoded or
+// logged otherwise.
+func (f *Fabric) drop(p *port, c *atomic.Uint64, reason string, fr frames.Frame) (frames.Frame, offload.Header, uint16, bool) {
+	c.Add(1)
+	if f.log.IsTrace() {
+		f.log.Trace("frame dropped", "port", p.Name, "reason", reason, "frame", fr.Describe())
 	}
-	if h.HdrLen != 0 {
-		h.HdrLen = uint16(max(int(h.HdrLen)+d, 0))
-	}
-	return h
+	return nil, offload.Header{}, 0, false
 }
 
 // send queues frames idx of b for transmission on q, dropping and counting
-// what does not fit its MTU or its queue. Super-frames stay whole for a
-// GSOPort and are cut into segments for any other port; partial checksums
-// are completed for ports that cannot take them.
+// what does not fit its MTU or its queue. When the queue is full it waits
+// for room as b.hold allows (see package flowq). Super-frames stay whole
+// for a GSOPort and are cut into segments for any other port; partial
+// checksums are completed for ports that cannot take them.
 func (q *port) send(b *batch, idx []int) {
 	if q.stopping.Load() {
 		return
@@ -245,54 +238,56 @@ func (q *port) send(b *batch, idx []int) {
 		return
 	}
 	var full, tooBig, bad uint64
-	q.tx.mu.Lock()
+	q.tx.lock()
 	for _, i := range idx {
 		fr, h, vlan := b.frames[i], b.hdrs[i], b.vlans[i]
+		if frameLen(fr, h) > q.maxLen {
+			tooBig++
+			continue
+		}
 		tag := q.egressTagged(vlan)
+		if h.IsGSO() && q.gso == nil {
+			// Cut into segments, straight into the queue's slots.
+			switch r := q.segment(b, fr, h, vlan, tag); {
+			case r == segNoRoom:
+				full++
+			case r == segFailed:
+				bad++
+			}
+			continue
+		}
 		extra := 0
 		if tag {
 			extra = frames.TagLen
 		}
-		switch {
-		case h.IsGSO() && q.gso == nil:
-			// Cut into segments, straight into the queue's slots.
-			if frames.HeaderLen+minGSOHeaders+int(h.GSOSize) > q.maxLen {
-				tooBig++
-				continue
-			}
-			if !q.segmentWaiting(b, fr, h, vlan, tag) {
-				full++
-			}
-		case !h.IsGSO() && len(fr) > q.maxLen,
-			h.IsGSO() && frames.HeaderLen+minGSOHeaders+int(h.GSOSize) > q.maxLen:
-			tooBig++
-		default:
-			s := q.tx.reserve(len(fr) + extra)
-			for s == nil && q.waitRoom(b) {
-				s = q.tx.reserve(len(fr) + extra)
-			}
-			if s == nil {
-				full++
-				continue
-			}
-			if tag {
-				frames.AppendTagged(s[:0], fr, vlan)
-				h = shiftHeader(h, frames.TagLen)
-			} else {
-				copy(s, fr)
-			}
-			if q.gso == nil && h.Flags&offload.FlagNeedsCsum != 0 {
-				if offload.CompleteChecksum(h, s) != nil {
-					bad++
-					continue
-				}
-				h = offload.Header{}
-			}
-			q.tx.commit(len(s), h)
+		s := q.tx.reserve(len(fr) + extra)
+		for s == nil && q.tx.waitRoom(b.hold) {
+			s = q.tx.reserve(len(fr) + extra)
 		}
+		if s == nil {
+			full++
+			continue
+		}
+		if tag {
+			frames.AppendTagged(s.buf[:0], fr, vlan)
+			h = h.Shift(frames.TagLen)
+		} else {
+			copy(s.buf, fr)
+		}
+		if q.gso == nil && h.Flags&offload.FlagNeedsCsum != 0 {
+			if offload.CompleteChecksum(h, s.buf) != nil {
+				q.tx.cancel()
+				bad++
+				continue
+			}
+			h = offload.Header{}
+		}
+		s.hdr = h
+		q.tx.commit(1)
 	}
-	q.tx.mu.Unlock()
-	q.tx.notify()
+	q.tx.unlock()
+	// Count before waking the writer, so that whoever sees a later frame
+	// leave the port also sees the drops that came before it.
 	if full > 0 {
 		q.c.txQueueFull.Add(full)
 	}
@@ -302,107 +297,46 @@ func (q *port) send(b *batch, idx []int) {
 	if bad > 0 {
 		q.c.txError.Add(bad)
 	}
-}
-
-// waitRoom waits for q's writer to free queue slots, when q's queue is full,
-// and reports whether it did (the caller then tries again). It does not
-// wait once the batch has used up its FlowControl.MaxHold, when q's writer
-// has made no progress for FlowControl.StallAfter (a stuck or dead port:
-// its frames are dropped, so that it stalls no one), or when q is going
-// away. The caller holds q.tx.mu; waitRoom releases it while waiting.
-//
-// This is what lets a busy port push back on the ports that feed it, as a
-// blocking relay does, instead of the fabric reading frames only to drop
-// them: on a machine whose CPUs are all busy, those wasted reads are
-// throughput lost.
-func (q *port) waitRoom(b *batch) bool {
-	if b.holdLeft <= 0 || q.stopping.Load() {
-		return false
-	}
-	start := time.Now()
-	if start.Sub(q.tx.active) > b.stallAfter {
-		return false
-	}
-	q.tx.waiters = append(q.tx.waiters, b.room)
-	q.tx.mu.Unlock()
-	q.tx.notify() // what this batch queued so far must go out to make room
-	b.timer.Reset(b.holdLeft)
-	woke := false
-	select {
-	case <-b.room:
-		woke = true
-	case <-b.timer.C:
-	case <-q.quit:
-	}
-	b.timer.Stop()
-	b.holdLeft -= time.Since(start)
-	q.c.txWaits.Add(1)
-	q.tx.mu.Lock()
-	if !woke {
-		q.tx.unwait(b.room)
-		select { // a release between the timeout and the lock
-		case <-b.room:
-			woke = true
-		default:
-		}
-	}
-	if !woke {
-		b.holdLeft = 0
-	}
-	return woke
-}
-
-// segmentWaiting is segment, waiting for room (see waitRoom) when the
-// queue cannot take every segment yet.
-func (q *port) segmentWaiting(b *batch, fr frames.Frame, h offload.Header, vlan uint16, tag bool) bool {
-	for {
-		switch q.segment(b, fr, h, vlan, tag) {
-		case segOK:
-			return true
-		case segNoRoom:
-			if !q.waitRoom(b) {
-				return false
-			}
-		default:
-			return false
-		}
-	}
+	q.tx.notify()
 }
 
 // Results of segment.
 const (
 	segOK     = iota
-	segNoRoom // the queue is too full now
-	segFailed // the super-frame cannot be cut, or has more segments than the queue has slots
+	segNoRoom // the queue stayed too full, or is shorter than the segments
+	segFailed // the super-frame cannot be cut: counted as a transmit error
 )
 
 // segment cuts the super-frame fr into q's queue, tagging each segment if
-// tag, and reports whether it all fit. The caller holds q.tx.mu.
+// tag, waiting for room as b.hold allows until every segment fits. The
+// caller holds q's queue locked.
 func (q *port) segment(b *batch, fr frames.Frame, h offload.Header, vlan uint16, tag bool) int {
 	need := offload.MaxSegments(h, len(fr))
-	if need == 0 || need > len(q.tx.slots) {
+	switch {
+	case need == 0:
 		return segFailed
-	}
-	if q.tx.count+need > len(q.tx.slots) {
-		return segNoRoom
+	case need > q.tx.capacity():
+		return segNoRoom // never fits: a queue shorter than the super-frame
 	}
 	segLen := offload.MaxSegmentLen(h, len(fr)) + frames.TagLen
-	b.segs, b.segLen = b.segs[:0], b.segLen[:0]
-	for j := 0; j < need; j++ {
-		// Reserve slots one after another without committing: each
-		// reserve looks at the slot after the ones counted so far.
+	b.segs, b.segLen, b.slots = b.segs[:0], b.segLen[:0], b.slots[:0]
+	for len(b.segs) < need {
 		s := q.tx.reserve(segLen)
 		if s == nil {
-			q.tx.count -= j
-			return segNoRoom
+			b.segs, b.segLen, b.slots = b.segs[:0], b.segLen[:0], b.slots[:0]
+			if !q.tx.waitRoom(b.hold) { // gives back what was reserved
+				return segNoRoom
+			}
+			continue
 		}
-		q.tx.count++ // provisionally, so the next reserve takes the next slot
-		b.segs = append(b.segs, s[:segLen-frames.TagLen])
+		b.segs = append(b.segs, s.buf[:segLen-frames.TagLen])
 		b.segLen = append(b.segLen, 0)
+		b.slots = append(b.slots, s)
 	}
-	q.tx.count -= need
 	n, err := offload.Segment(h, fr, b.segs, b.segLen)
 	if err != nil {
+		q.tx.cancel()
+		clear(b.slots)
 		return segFailed
 	}
 	for j := 0; j < n; j++ {
@@ -410,8 +344,10 @@ func (q *port) segment(b *batch, fr frames.Frame, h offload.Header, vlan uint16,
 		if tag {
 			size = frames.InsertTag(b.segs[j][:size+frames.TagLen], size, frames.EtherTypeVLAN, vlan)
 		}
-		q.tx.commit(size, offload.Header{})
+		b.slots[j].buf = b.slots[j].buf[:size]
 	}
+	q.tx.commit(n)
+	clear(b.slots) // hold no pointers into q's queue
 	return segOK
 }
 
@@ -420,4 +356,28 @@ func (f *Fabric) logMove(vlan uint16, mac frames.MAC, from, to *port) {
 	if ok, suppressed := f.moveLog.allow(); ok {
 		f.log.Info("mac moved", "mac", mac, "vlan", vlan, "from", from.Name, "to", to.Name, "suppressed_moves", suppressed)
 	}
+}
+
+// rateLimiter lets one event through per interval and counts the rest.
+type rateLimiter struct {
+	mu         sync.Mutex
+	every      time.Duration
+	last       time.Time
+	suppressed int
+}
+
+// allow reports whether to log now, and how many events were suppressed
+// since the last one logged.
+func (r *rateLimiter) allow() (bool, int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := time.Now()
+	if now.Sub(r.last) < r.every {
+		r.suppressed++
+		return false, 0
+	}
+	r.last = now
+	n := r.suppressed
+	r.suppressed = 0
+	return true, n
 }

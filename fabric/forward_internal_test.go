@@ -34,7 +34,7 @@ func benchFabric(tb testing.TB, n, size int, dst frames.MAC) (*Fabric, *port, *b
 	ports := f.ports.Load().list
 	src := frames.MAC{2, 0, 0, 0, 0, 0xa}
 	f.fdb.Learn(1, frames.MAC{2, 0, 0, 0, 0, 0xb}, ports[1])
-	b := newBatch(64, ports[0].maxLen+frames.TagLen)
+	b := newBatch(64, ports[0].maxLen+frames.TagLen, f.flow)
 	for i := range b.bufs {
 		fr := frames.Frame(b.bufs[i][:size])
 		fr.SetDestination(dst)

@@ -2,15 +2,30 @@
 // learns where each MAC address lives, and forwards every frame to the one
 // port that should see it, or floods it to its VLAN.
 //
-// A reader looking for the architecture finds it here:
-//   - port.go: the Port interface every backend implements, and PortConfig.
+// A reader looking for the architecture finds it here, one concern a file:
+//   - port.go: the Port interface every backend implements, its optional
+//     interfaces, and PortConfig.
+//   - kinds.go: port kinds (Kind, Kinds), what their Open returns, the
+//     Attacher a device's ports come and go through, and Device.
+//   - spec.go: the KIND:ARG[,KEY=VALUE]... port specification, and VLAN
+//     lists.
+//   - fabric.go: Config and FlowControl, New, Run and shutdown.
+//   - attach.go: attaching and detaching ports, and opening and closing
+//     devices.
+//   - portset.go: the fabric's state for a port, and the immutable set of
+//     attached ports the forwarding path reads without locks.
+//   - portio.go: each port's reader, writer and link-state goroutines, and
+//     transmission through the backend.
 //   - wrap.go: Wrap, for a port built on another without hiding its
 //     optional interfaces.
 //   - forward.go: the forwarding decision, one batch of frames at a time.
-//   - txqueue.go: the bounded per-port transmit queue that keeps a slow port
-//     from stalling the others.
-//   - fabric.go: attaching and detaching ports and devices, aging, shutdown.
-//   - spec.go: the KIND:ARG[,KEY=VALUE]... port specification.
+//   - txqueue.go: the bounded per-port transmit queue, a flowq.Queue that
+//     keeps a slow port from stalling the others (package flowq states the
+//     flow-control policy).
+//   - entries.go: static entries, and deleting and flushing entries.
+//   - filters.go: telling AddressFilter ports which MACs live elsewhere.
+//   - dumps.go: Ports, Entries and Stats, for the control socket.
+//   - counters.go, linkstate.go: per-port counters, and a ready-made Linker.
 //   - remote.go: what tunnel ports (vxlan) add: remote endpoints in dumps,
 //     static entries pinned to one, flood lists.
 //
@@ -47,13 +62,19 @@ type Port interface {
 	Read(bufs [][]byte, sizes []int) (n int, err error)
 
 	// Write sends each of bufs as one frame and returns how many it sent.
-	// It may wait for a slow peer, but only for a bounded time (tens of
-	// milliseconds), so that the port's queue, not the fabric, absorbs a
-	// slow peer. When n < len(bufs), err says why bufs[n:] were not sent:
-	// an error wrapping ErrTxFull (the peer is not keeping up) or
-	// ErrPeerGone (the port is finished and will be detached) is counted as
-	// such; any other error counts one transmit error for bufs[n] and the
-	// fabric carries on with the rest.
+	// When the peer is not accepting frames (its socket buffer is full),
+	// Write may wait for it, but only for a bounded time (the backends here
+	// wait up to 50 ms), then give up on the rest with ErrTxFull. The
+	// fabric's flow control builds on this: while Write waits, the port's
+	// transmit queue fills and the ports sending to it wait for room, as
+	// long as Write returns within FlowControl.StallAfter; a port whose
+	// Write has been blocked for longer counts as stuck, and frames for it
+	// are dropped at once (counted as drop_tx_queue_full) until Write
+	// returns. When n < len(bufs), err says why bufs[n:] were not sent: an
+	// error wrapping ErrTxFull (the peer is not keeping up), ErrLinkDown
+	// or ErrPeerGone (the port is finished and will be detached) is counted
+	// as such; any other error counts one transmit error for bufs[n] and
+	// the fabric carries on with the rest.
 	Write(bufs [][]byte) (n int, err error)
 
 	// BatchSize returns the number of frames the port prefers to read and
@@ -69,11 +90,13 @@ type Port interface {
 // GSOPort is implemented by ports that can read and write TCP and UDP
 // super-frames (up to 64 KiB, cut into MTU-sized segments by whoever
 // receives them) and frames whose checksum is only partly computed, each
-// described by a virtio-net header: an AF_PACKET socket with
-// PACKET_VNET_HDR, a TAP with IFF_VNET_HDR. Between two such ports the
-// fabric carries super-frames whole, which is what lets TCP between two
-// hosts run at the speed of the kernel's own bridge; towards any other
-// port it cuts them into ordinary frames and completes their checksums.
+// described by a virtio-net header: the host backend's AF_PACKET socket
+// with PACKET_VNET_HDR, on Linux. (A TAP opened with IFF_VNET_HDR could be
+// one too; the tap backend does not set it, so TAP ports are plain Ports.)
+// Between two such ports the fabric carries super-frames whole, which is
+// what lets TCP between two hosts run at the speed of the kernel's own
+// bridge; towards any other port it cuts them into ordinary frames and
+// completes their checksums.
 // The fabric calls ReadGSO and WriteGSO instead of Read and Write.
 type GSOPort interface {
 	Port

@@ -1,9 +1,7 @@
 package fabric
 
 import (
-	"sync"
-	"time"
-
+	"github.com/l2fabric/l2fabric/fabric/flowq"
 	"github.com/l2fabric/l2fabric/frames/offload"
 )
 
@@ -20,153 +18,157 @@ const (
 	maxJumbo = 64
 )
 
-// txQueue is a port's bounded transmit queue: a ring of frame buffers that
-// ingress goroutines copy frames into (tagging them, completing checksums
-// or cutting super-frames into segments on the way, as the egress port
-// needs) and the port's writer goroutine drains in batches.
-//
-// When it is full, an ingress goroutine may wait for room, for a bounded
-// time and only while the writer is making progress (see port.waitRoom):
-// flow control, so that a port that is merely busy slows its senders down
-// to its pace instead of making them read frames only to drop them. Once
-// the writer has made no progress for stallAfter, frames for the port are
-// dropped at once, as a hardware switch drops at a congested output, so
-// that a stuck or dead port never stalls the ports that feed it.
-//
-// Slot buffers are allocated on first use and reused; a buffer grown for a
-// super-frame goes back to a small pool when its slot is released, so a
-// steady flow allocates nothing and large frames do not bloat every slot.
-type txQueue struct {
-	mu    sync.Mutex
-	slots [][]byte
-	hdrs  []offload.Header
-	head  int // first queued slot
-	count int // queued slots, including those the writer has taken
-	taken int // slots [head, head+taken) are being written
-	bytes int // bytes queued
-	jumbo [][]byte
-	wake  chan struct{}
+// txSlot is one frame in a transmit queue.
+type txSlot struct {
+	buf     []byte
+	hdr     offload.Header
+	charged int // bytes counted against maxQueueBytes for it
+}
 
-	// active is when the writer last took or released frames, or when
-	// the queue was last handed frames while empty: the writer has been
-	// busy with its current frames since then.
-	active time.Time
-	// waiters are the ingress goroutines waiting for room, each signalled
-	// once on the next release.
-	waiters []chan struct{}
+// txQueue is a port's bounded transmit queue: a flowq.Queue of frame
+// buffers that ingress goroutines copy frames into (tagging them,
+// completing checksums or cutting super-frames into segments on the way,
+// as the egress port needs) and the port's writer goroutine drains in
+// batches. When it is full, an ingress goroutine waits for room or drops
+// as the fabric's FlowControl says (see package flowq).
+//
+// On top of the ring, the queue bounds the bytes it holds (maxQueueBytes)
+// and owns its buffers: a slot's buffer is allocated on first use and
+// reused; a buffer grown for a super-frame goes back to a small pool when
+// its slot is released, so a steady flow allocates nothing and large
+// frames do not bloat every slot.
+//
+// Ingress goroutines lock the queue (lock, unlock) around a run of
+// reserve, commit and waitRoom calls; the writer calls take and release.
+type txQueue struct {
+	q        *flowq.Queue[txSlot]
+	bytes    int // bytes charged for the slots queued
+	reserved int // bytes charged for the slots reserved and not committed
+	nres     int // slots reserved and not committed
+	taken    int // slots of the last take
+	jumbo    [][]byte
 }
 
 func newTxQueue(n int) *txQueue {
-	return &txQueue{slots: make([][]byte, n), hdrs: make([]offload.Header, n), wake: make(chan struct{}, 1)}
+	return &txQueue{q: flowq.New[txSlot](n)}
 }
 
-// reserve returns the next free slot's buffer with at least n bytes of
-// length, or nil when the queue is full. The caller holds q.mu, fills the
-// buffer and calls commit.
-func (q *txQueue) reserve(n int) []byte {
-	if q.count == len(q.slots) || q.bytes+n > maxQueueBytes {
+func (t *txQueue) lock()   { t.q.Lock() }
+func (t *txQueue) unlock() { t.q.Unlock() }
+
+// capacity returns the queue's length in frames.
+func (t *txQueue) capacity() int { return t.q.Cap() }
+
+// reserve returns the next free slot, its buffer n bytes long, or nil when
+// the queue is full (in frames or in bytes). The caller fills the buffer,
+// shortening it to the frame's length, and sets the frame's header.
+// Successive calls reserve successive slots; commit queues them, cancel
+// gives them back.
+func (t *txQueue) reserve(n int) *txSlot {
+	if t.bytes+t.reserved+n > maxQueueBytes {
 		return nil
 	}
-	s := &q.slots[(q.head+q.count)%len(q.slots)]
-	if cap(*s) < n {
+	s := t.q.Reserve()
+	if s == nil {
+		return nil
+	}
+	if cap(s.buf) < n {
 		if n > smallSlot {
-			if l := len(q.jumbo); l > 0 && cap(q.jumbo[l-1]) >= n {
-				*s, q.jumbo = q.jumbo[l-1], q.jumbo[:l-1]
+			if l := len(t.jumbo); l > 0 && cap(t.jumbo[l-1]) >= n {
+				s.buf, t.jumbo = t.jumbo[l-1], t.jumbo[:l-1]
 			} else {
-				*s = make([]byte, n)
+				s.buf = make([]byte, n)
 			}
 		} else {
-			*s = make([]byte, smallSlot)
+			s.buf = make([]byte, smallSlot)
 		}
 	}
-	return (*s)[:n]
+	s.buf = s.buf[:n]
+	s.hdr = offload.Header{}
+	s.charged = n
+	t.reserved += n
+	t.nres++
+	return s
 }
 
-// commit queues the slot reserve returned, holding a frame of n bytes
-// described by h.
-func (q *txQueue) commit(n int, h offload.Header) {
-	if q.count == 0 {
-		q.active = time.Now() // the writer's clock starts with its work
+// commit queues the first n reserved frames and gives back the other
+// reservations.
+func (t *txQueue) commit(n int) {
+	if n == t.nres {
+		t.bytes += t.reserved
+	} else {
+		for i := 0; i < n; i++ {
+			t.bytes += t.q.Reserved(i).charged
+		}
 	}
-	i := (q.head + q.count) % len(q.slots)
-	q.slots[i] = q.slots[i][:n]
-	q.hdrs[i] = h
-	q.bytes += n
-	q.count++
+	t.reserved, t.nres = 0, 0
+	t.q.Commit(n)
+}
+
+// cancel gives back the reserved slots.
+func (t *txQueue) cancel() {
+	t.reserved, t.nres = 0, 0
+	t.q.Cancel()
+}
+
+// waitRoom waits for the writer to free slots, as hold allows (see package
+// flowq), and reports whether it did: the caller then reserves again. It
+// gives back uncommitted reservations and unlocks the queue while waiting.
+func (t *txQueue) waitRoom(hold *flowq.Hold) bool {
+	t.reserved, t.nres = 0, 0
+	return t.q.WaitRoom(hold)
 }
 
 // notify wakes the writer.
-func (q *txQueue) notify() {
-	select {
-	case q.wake <- struct{}{}:
-	default:
-	}
+func (t *txQueue) notify() { t.q.Notify() }
+
+// wake is the channel notify signals.
+func (t *txQueue) wake() <-chan struct{} { return t.q.Wake() }
+
+// close fails every reservation from now on and releases the ingress
+// goroutines waiting for room: the port is going away.
+func (t *txQueue) close() {
+	t.q.Lock()
+	t.q.Close()
+	t.q.Unlock()
 }
 
 // take appends up to max queued frames (and their headers) for the writer
-// to send. The slots stay reserved until release. Only the writer calls
-// take and release.
-func (q *txQueue) take(out [][]byte, hdrs []offload.Header, max int) ([][]byte, []offload.Header) {
-	q.mu.Lock()
-	n := len(q.slots)
-	k := min(q.count, max)
-	for i := 0; i < k; i++ {
-		out = append(out, q.slots[(q.head+i)%n])
-		hdrs = append(hdrs, q.hdrs[(q.head+i)%n])
+// to send. The slots stay the writer's until release. Only the writer
+// calls take and release.
+func (t *txQueue) take(out [][]byte, hdrs []offload.Header, max int) ([][]byte, []offload.Header) {
+	t.q.Lock()
+	t.taken = t.q.Take(max)
+	for i := 0; i < t.taken; i++ {
+		s := t.q.Taken(i)
+		out = append(out, s.buf)
+		hdrs = append(hdrs, s.hdr)
 	}
-	q.taken = k
-	if k > 0 {
-		q.active = time.Now()
-	}
-	q.mu.Unlock()
+	t.q.Unlock()
 	return out, hdrs
 }
 
-// release frees the slots returned by the last take.
-func (q *txQueue) release() {
-	q.mu.Lock()
-	for i := 0; i < q.taken; i++ {
-		s := &q.slots[(q.head+i)%len(q.slots)]
-		q.bytes -= len(*s)
-		if cap(*s) > smallSlot {
-			if len(q.jumbo) < maxJumbo {
-				q.jumbo = append(q.jumbo, (*s)[:cap(*s)])
+// release frees the slots returned by the last take, keeping large
+// buffers for reuse, and wakes the ingress goroutines waiting for room.
+func (t *txQueue) release() {
+	t.q.Lock()
+	for i := 0; i < t.taken; i++ {
+		s := t.q.Taken(i)
+		t.bytes -= s.charged
+		if cap(s.buf) > smallSlot {
+			if len(t.jumbo) < maxJumbo {
+				t.jumbo = append(t.jumbo, s.buf[:cap(s.buf)])
 			}
-			*s = nil
+			s.buf = nil
 		}
 	}
-	q.head = (q.head + q.taken) % len(q.slots)
-	q.count -= q.taken
-	q.taken = 0
-	q.active = time.Now()
-	for i, w := range q.waiters {
-		select {
-		case w <- struct{}{}:
-		default:
-		}
-		q.waiters[i] = nil
-	}
-	q.waiters = q.waiters[:0]
-	q.mu.Unlock()
-}
-
-// unwait removes w from the waiters, if it is still there. The caller
-// holds q.mu.
-func (q *txQueue) unwait(w chan struct{}) {
-	for i, x := range q.waiters {
-		if x == w {
-			last := len(q.waiters) - 1
-			q.waiters[i] = q.waiters[last]
-			q.waiters[last] = nil
-			q.waiters = q.waiters[:last]
-			return
-		}
-	}
+	t.taken = 0
+	t.q.Release()
+	t.q.Unlock()
 }
 
 // len returns the number of frames queued.
-func (q *txQueue) len() int {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.count
-}
+func (t *txQueue) len() int { return t.q.Len() }
+
+// waits returns how many times an ingress goroutine waited for room.
+func (t *txQueue) waits() uint64 { return t.q.Waits() }

@@ -65,18 +65,14 @@ const (
 	// updated at most once per RefreshInterval. Entry.Age therefore lags
 	// the true time since the MAC was last seen by up to this much.
 	RefreshInterval = time.Second
-
-	// MaxVLAN is the largest VLAN ID a key may carry. VLAN 0 is valid and
-	// is what an untagged fabric uses.
-	MaxVLAN = 4095
 )
 
 // Errors wrapped by the errors AddStatic returns, for errors.Is.
 var (
 	// ErrNotUnicast: a static entry needs an individual, non-zero MAC.
 	ErrNotUnicast = errors.New("not a unicast MAC address")
-	// ErrBadVLAN: the VLAN ID is above MaxVLAN.
-	ErrBadVLAN = errors.New("VLAN ID out of range 0 to 4095")
+	// ErrBadVLAN: the VLAN ID is above frames.MaxVLAN (4095 is reserved).
+	ErrBadVLAN = errors.New("VLAN ID out of range 0 to 4094")
 	// ErrTableFull: the table is at its limit and holds no dynamic entry
 	// that could be evicted to make room.
 	ErrTableFull = errors.New("table is full of static entries")
@@ -279,7 +275,7 @@ func (t *Table[P]) Aging() time.Duration { return time.Duration(t.aging) }
 // nothing, so it is cheap to call for every received frame.
 func (t *Table[P]) Learn(vlan uint16, mac frames.MAC, port P) (Outcome, P) {
 	var none P
-	if vlan > MaxVLAN || !mac.IsUnicast() {
+	if vlan > frames.MaxVLAN || !mac.IsUnicast() {
 		return Ignored, none
 	}
 	k := packKey(vlan, mac)
@@ -303,7 +299,7 @@ func (t *Table[P]) Learn(vlan uint16, mac frames.MAC, port P) (Outcome, P) {
 // changes the table it reads the Clock itself, as Learn does.
 func (t *Table[P]) LearnAt(now time.Time, vlan uint16, mac frames.MAC, port P) (Outcome, P) {
 	var none P
-	if vlan > MaxVLAN || !mac.IsUnicast() {
+	if vlan > frames.MaxVLAN || !mac.IsUnicast() {
 		return Ignored, none
 	}
 	k := packKey(vlan, mac)
@@ -371,7 +367,7 @@ func (t *Table[P]) learnLocked(k uint64, port P) (Outcome, P) {
 // lock, writes nothing and allocates nothing. An entry stays visible until
 // Expire removes it, so up to one Expire period past its aging time.
 func (t *Table[P]) Lookup(vlan uint16, mac frames.MAC) (P, bool) {
-	if vlan <= MaxVLAN {
+	if vlan <= frames.MaxVLAN {
 		if e := t.find(packKey(vlan, mac)); e != nil {
 			return e.port, true
 		}
@@ -383,7 +379,7 @@ func (t *Table[P]) Lookup(vlan uint16, mac frames.MAC) (P, bool) {
 // Get returns the entry for mac in vlan, with its age, without taking a
 // lock.
 func (t *Table[P]) Get(vlan uint16, mac frames.MAC) (Entry[P], bool) {
-	if vlan <= MaxVLAN {
+	if vlan <= frames.MaxVLAN {
 		if e := t.find(packKey(vlan, mac)); e != nil {
 			return t.view(e, t.now()), true
 		}
@@ -397,10 +393,10 @@ func (t *Table[P]) Get(vlan uint16, mac frames.MAC) (Entry[P], bool) {
 // another AddStatic. If the table is at its limit, the dynamic entry that
 // Learn would evict is evicted to make room; if every entry is static,
 // AddStatic fails with an error wrapping ErrTableFull. A MAC that is not
-// unicast or a VLAN above MaxVLAN is an error wrapping ErrNotUnicast or
+// unicast or a VLAN above frames.MaxVLAN is an error wrapping ErrNotUnicast or
 // ErrBadVLAN.
 func (t *Table[P]) AddStatic(vlan uint16, mac frames.MAC, port P) error {
-	if vlan > MaxVLAN {
+	if vlan > frames.MaxVLAN {
 		return fmt.Errorf("fdb: cannot add static entry for %v in VLAN %d: %w", mac, vlan, ErrBadVLAN)
 	}
 	if !mac.IsUnicast() {
@@ -433,7 +429,7 @@ func (t *Table[P]) AddStatic(vlan uint16, mac frames.MAC, port P) error {
 // Delete removes the entry, dynamic or static, for mac in vlan, and reports
 // whether there was one.
 func (t *Table[P]) Delete(vlan uint16, mac frames.MAC) bool {
-	if vlan > MaxVLAN {
+	if vlan > frames.MaxVLAN {
 		return false
 	}
 	t.mu.Lock()

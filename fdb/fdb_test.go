@@ -193,6 +193,7 @@ func TestNotLearned(t *testing.T) {
 		{"ipv6 multicast", 1, "33:33:00:00:00:01"},
 		{"stp", 1, "01:80:c2:00:00:00"},
 		{"zero", 1, "00:00:00:00:00:00"},
+		{"vlan 4095 (reserved)", 4095, "02:00:00:00:00:01"},
 		{"vlan out of range", 4096, "02:00:00:00:00:01"},
 		{"vlan 0xffff", 0xffff, "02:00:00:00:00:01"},
 	} {
@@ -499,7 +500,8 @@ func TestAddStaticErrors(t *testing.T) {
 		{1, "01:00:5e:00:00:01", ErrNotUnicast, "fdb: cannot add static entry for 01:00:5e:00:00:01 in VLAN 1: not a unicast MAC address"},
 		{1, "ff:ff:ff:ff:ff:ff", ErrNotUnicast, "not a unicast"},
 		{1, "00:00:00:00:00:00", ErrNotUnicast, "not a unicast"},
-		{4096, "02:00:00:00:00:01", ErrBadVLAN, "fdb: cannot add static entry for 02:00:00:00:00:01 in VLAN 4096: VLAN ID out of range 0 to 4095"},
+		{4095, "02:00:00:00:00:01", ErrBadVLAN, "fdb: cannot add static entry for 02:00:00:00:00:01 in VLAN 4095: VLAN ID out of range 0 to 4094"},
+		{4096, "02:00:00:00:00:01", ErrBadVLAN, "VLAN ID out of range"},
 	} {
 		err := tb.AddStatic(c.vlan, mustParse(t, c.mac), pA)
 		if !errors.Is(err, c.is) || !strings.Contains(err.Error(), c.msg) {
@@ -693,7 +695,7 @@ func TestEntriesSorted(t *testing.T) {
 	ports := []*port{pA, pB, pC}
 	want := map[Key]*port{}
 	for range 5000 {
-		k := Key{uint16(rng.IntN(4096)), mac(int(rng.Uint32()))}
+		k := Key{uint16(rng.IntN(frames.MaxVLAN + 1)), mac(int(rng.Uint32()))}
 		p := ports[rng.IntN(3)]
 		tb.Learn(k.VLAN, k.MAC, p)
 		want[k] = p

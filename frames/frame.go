@@ -20,8 +20,10 @@ const (
 	EtherTypeVLAN = 0x8100
 	// EtherTypeServiceVLAN is the TPID of an 802.1ad service tag (QinQ).
 	EtherTypeServiceVLAN = 0x88a8
-	// MinVLAN and MaxVLAN bound the VLAN IDs usable on a port; 0 (priority
-	// tag) and 4095 are reserved.
+	// MinVLAN and MaxVLAN bound the VLAN IDs usable on a port: 0 means
+	// a priority tag (the frame belongs to the native VLAN) and 4095 is
+	// reserved (IEEE 802.1Q). This is l2fabric's one definition of the
+	// range; the learning table (package fdb) takes keys up to MaxVLAN too.
 	MinVLAN = 1
 	// MaxVLAN is the highest usable VLAN ID.
 	MaxVLAN = 4094
@@ -106,7 +108,8 @@ func InsertTag(b []byte, size int, tpid, tci uint16) int {
 
 // Describe decodes f for a log line or a trace, e.g.
 // "02:00:00:00:00:01 > ff:ff:ff:ff:ff:ff, vlan 10, ARP, 42 bytes".
-// It allocates and is never used on the per-frame path.
+// It allocates: callers use it only when a person will read the result
+// (the fabric's trace of dropped frames), never on the per-frame path.
 func (f Frame) Describe() string {
 	if !f.Valid() {
 		return fmt.Sprintf("runt frame, %d bytes", len(f))

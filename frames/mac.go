@@ -3,8 +3,8 @@
 //
 // Nothing on the per-frame path decodes a frame into a struct: a Frame is a
 // byte slice with accessor methods, in the style of gVisor's header package.
-// Decoding for logs and traces (Frame.Describe) uses mdlayher/ethernet and is
-// never called per frame.
+// Decoding for people (Frame.Describe) uses mdlayher/ethernet; the fabric
+// calls it only to trace a dropped frame when trace logging is on.
 package frames
 
 import (

@@ -131,10 +131,10 @@ func baseName(path string) string {
 	return b
 }
 
-func open(ctx context.Context, s fabric.Spec, cfg fabric.PortConfig, host fabric.Host) (fabric.Device, error) {
+func open(ctx context.Context, s fabric.Spec, cfg fabric.PortConfig, a fabric.Attacher) (fabric.Opened, error) {
 	o, err := parseOptions(s)
 	if err != nil {
-		return nil, err
+		return fabric.Opened{}, err
 	}
 	cfg.Kind = "dgram"
 	switch {
@@ -144,44 +144,40 @@ func open(ctx context.Context, s fabric.Spec, cfg fabric.PortConfig, host fabric
 		}
 		p, err := openFD(o.fd)
 		if err != nil {
-			return nil, err
+			return fabric.Opened{}, err
 		}
 		cfg.Info = fmt.Sprintf("fd %d", o.fd)
-		return nil, attach(host, p, cfg)
+		return fabric.Opened{Port: p, Config: cfg}, nil
 	case o.connect != "":
 		if cfg.Name == "" {
 			cfg.Name = baseName(o.connect)
 		}
 		p, err := openConnect(o.connect, o.mode, o.hello)
 		if err != nil {
-			return nil, err
+			return fabric.Opened{}, err
 		}
 		cfg.Info = p.local + " -> " + o.connect
-		return nil, attach(host, p, cfg)
+		return fabric.Opened{Port: p, Config: cfg}, nil
 	case o.peer != "":
 		if cfg.Name == "" {
 			cfg.Name = baseName(o.path)
 		}
 		p, err := openPeer(o.path, o.peer, o.mode)
 		if err != nil {
-			return nil, err
+			return fabric.Opened{}, err
 		}
 		cfg.Info = o.path + " <-> " + o.peer
-		return nil, attach(host, p, cfg)
+		return fabric.Opened{Port: p, Config: cfg}, nil
 	default:
 		if cfg.Name == "" {
 			cfg.Name = baseName(o.path)
 		}
-		return listen(ctx, o.path, o.mode, cfg, host)
+		l, err := listen(ctx, o.path, o.mode, cfg, a)
+		if err != nil {
+			return fabric.Opened{}, err
+		}
+		return fabric.Opened{Device: l}, nil
 	}
-}
-
-func attach(host fabric.Host, p fabric.Port, cfg fabric.PortConfig) error {
-	if err := host.Attach(p, cfg); err != nil {
-		p.Close()
-		return err
-	}
-	return nil
 }
 
 // socketPort is a port on a socket of its own: peer, connect and fd modes.

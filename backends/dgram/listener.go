@@ -6,17 +6,17 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/l2fabric/l2fabric/fabric"
+	"github.com/l2fabric/l2fabric/fabric/flowq"
 	"github.com/l2fabric/l2fabric/frames"
 )
 
@@ -28,12 +28,12 @@ const clientQueueLen = 256
 // sender address is a port of its own, named DEVICE/<its socket file name>,
 // and replies go back to that address from the same socket.
 type listener struct {
-	name string
-	path string
-	cfg  fabric.PortConfig // template for clients
-	host fabric.Host
-	log  hclog.Logger
-	c    *conn
+	name     string
+	path     string
+	cfg      fabric.PortConfig // template for clients
+	attacher fabric.Attacher
+	log      hclog.Logger
+	c        *conn
 
 	mu      sync.Mutex
 	clients map[string]*client
@@ -49,7 +49,7 @@ type listener struct {
 
 var _ fabric.Device = (*listener)(nil)
 
-func listen(ctx context.Context, path string, mode os.FileMode, cfg fabric.PortConfig, host fabric.Host) (*listener, error) {
+func listen(ctx context.Context, path string, mode os.FileMode, cfg fabric.PortConfig, a fabric.Attacher) (*listener, error) {
 	fd, err := socket()
 	if err != nil {
 		return nil, err
@@ -68,7 +68,7 @@ func listen(ctx context.Context, path string, mode os.FileMode, cfg fabric.PortC
 		mtu = fabric.DefaultMTU
 	}
 	l := &listener{
-		name: cfg.Name, path: path, cfg: cfg, host: host, log: host.Logger().Named("dgram"), c: c,
+		name: cfg.Name, path: path, cfg: cfg, attacher: a, log: a.Logger().Named("dgram"), c: c,
 		clients: map[string]*client{}, done: make(chan struct{}),
 		bufLen: mtu + frames.TaggedHeaderLen,
 	}
@@ -103,7 +103,7 @@ func (l *listener) run() {
 	sizes := make([]int, batchSize)
 	from := make([]addr, batchSize)
 	run := make([]int, 0, batchSize)
-	hold := newHolder(l.host.FlowControl())
+	hold := flowq.NewHold(l.attacher.FlowControl())
 	for {
 		n, err := l.c.recv(bufs, sizes, from)
 		if err != nil {
@@ -117,7 +117,7 @@ func (l *listener) run() {
 		}
 		// Consecutive datagrams from one sender go to its queue in one
 		// operation.
-		hold.left = hold.flow.MaxHold
+		hold.Start()
 		var cur *client
 		run = run[:0]
 		for i := 0; i < n; i++ {
@@ -163,7 +163,7 @@ func (l *listener) newClient(a *addr) *client {
 	if key[0] == 0 {
 		name = "@" + key[1:]
 	}
-	c := &client{l: l, key: key, addr: *a, tx: newSendScratch(batchSize), rx: newRxQueue(clientQueueLen, l.bufLen, l.host.FlowControl().StallAfter)}
+	c := &client{l: l, key: key, addr: *a, tx: newSendScratch(batchSize), rx: newRxQueue(clientQueueLen, l.bufLen)}
 	cfg := l.cfg
 	cfg.Device = l.name
 	cfg.Info = a.String()
@@ -183,7 +183,7 @@ func (l *listener) newClient(a *addr) *client {
 			c.name = fmt.Sprintf("%s/%s~%d", l.name, name, i)
 		}
 		cfg.Name = c.name
-		if err = l.host.Attach(c, cfg); err == nil || !strings.Contains(err.Error(), "already in use") {
+		if err = l.attacher.Attach(c, cfg); !errors.Is(err, fabric.ErrNameInUse) {
 			break
 		}
 	}
@@ -218,7 +218,7 @@ func (l *listener) Close() error {
 		l.closeErr = l.c.close()
 		<-l.done
 		for _, c := range clients {
-			l.host.Detach(c.name)
+			l.attacher.Detach(c.name)
 		}
 		os.Remove(l.path)
 		l.log.Info("stopped listening", "device", l.name, "path", l.path)
@@ -263,188 +263,93 @@ func (c *client) Close() error {
 	return nil
 }
 
+// rxSlot is one frame in a client's receive queue.
+type rxSlot struct {
+	buf  []byte
+	size int
+}
+
 // rxQueue carries frames from the listener's demultiplexer to a client's
-// reader. push swaps the listener's filled buffer for a free one rather
-// than copying; pop copies into the fabric's buffers.
-//
-// When the queue is full, push waits for the reader to take frames, as the
-// fabric waits for a busy port (fabric.FlowControl): for a bounded time per
-// batch the listener read, and only while the reader is making progress.
-// The reader is busy when the ports it sends to are, and the wait passes
-// that back to the VMs, whose sends then block on the listener's socket;
-// frames for a reader that has stopped are dropped at once.
+// reader: a flowq.Queue, so that when it is full the listener waits for
+// the reader or drops as the fabric's flow control says (see package
+// flowq). The reader is busy when the ports it sends to are, and the wait
+// passes that back to the VMs, whose sends then block on the listener's
+// socket. push swaps the listener's filled buffer for the slot's empty one
+// rather than copying; pop copies into the fabric's buffers.
 type rxQueue struct {
-	mu     sync.Mutex
-	slots  [][]byte
-	sizes  []int
-	head   int
-	count  int
+	q      *flowq.Queue[rxSlot]
 	bufLen int
-	closed bool
-	wake   chan struct{}
 	drops  atomic.Uint64
-
-	stallAfter time.Duration
-	active     time.Time     // when pop last took frames, or frames came to an empty queue
-	waiting    bool          // push is waiting for room
-	popped     chan struct{} // signalled by pop (and close) when push waits
 }
 
-func newRxQueue(n, bufLen int, stallAfter time.Duration) *rxQueue {
-	return &rxQueue{slots: make([][]byte, n), sizes: make([]int, n), bufLen: bufLen, wake: make(chan struct{}, 1),
-		stallAfter: stallAfter, popped: make(chan struct{}, 1)}
-}
-
-// holder is the listener's flow-control state: how much longer it may wait
-// for room while handing out the current batch, and a timer to wait with.
-type holder struct {
-	flow  fabric.FlowControl
-	left  time.Duration
-	timer *time.Timer
-}
-
-func newHolder(flow fabric.FlowControl) *holder {
-	h := &holder{flow: flow, timer: time.NewTimer(time.Hour)}
-	h.timer.Stop()
-	return h
+func newRxQueue(n, bufLen int) *rxQueue {
+	return &rxQueue{q: flowq.New[rxSlot](n), bufLen: bufLen}
 }
 
 // push takes the frames bufs[i] for i in run, of lengths sizes[i],
 // replacing each bufs[i] with an empty buffer of the same length instead
-// of copying. When the queue is full it waits for room as h allows; what
-// still does not fit is dropped and counted.
-func (q *rxQueue) push(bufs [][]byte, sizes []int, run []int, h *holder) {
+// of copying. When the queue is full it waits for room as hold allows;
+// what still does not fit is dropped and counted.
+func (r *rxQueue) push(bufs [][]byte, sizes []int, run []int, hold *flowq.Hold) {
 	if len(run) == 0 {
 		return
 	}
 	pushed := 0
-	q.mu.Lock()
+	r.q.Lock()
 	for _, i := range run {
-		for !q.closed && q.count == len(q.slots) && q.waitRoom(h, pushed > 0) {
-			pushed = 0 // the reader was woken
+		s := r.q.Reserve()
+		for s == nil && r.q.WaitRoom(hold) {
+			s = r.q.Reserve()
 		}
-		if q.closed || q.count == len(q.slots) {
-			q.drops.Add(1)
+		if s == nil {
+			r.drops.Add(1)
 			continue
 		}
-		if q.count == 0 {
-			q.active = time.Now() // the reader's clock starts with its work
+		if s.buf == nil {
+			s.buf = make([]byte, r.bufLen)
 		}
-		j := (q.head + q.count) % len(q.slots)
-		if q.slots[j] == nil {
-			q.slots[j] = make([]byte, q.bufLen)
-		}
-		q.slots[j], bufs[i] = bufs[i], q.slots[j]
-		q.sizes[j] = sizes[i]
-		q.count++
+		s.buf, bufs[i] = bufs[i], s.buf
+		s.size = sizes[i]
+		r.q.Commit(1)
 		pushed++
 	}
-	q.mu.Unlock()
+	r.q.Unlock()
 	if pushed > 0 {
-		q.wakeReader()
+		r.q.Notify()
 	}
-}
-
-func (q *rxQueue) wakeReader() {
-	select {
-	case q.wake <- struct{}{}:
-	default:
-	}
-}
-
-// waitRoom waits for the reader to take frames from the full queue and
-// reports whether it did. It does not wait once h's time is used up or
-// when the reader has taken nothing for stallAfter. The caller holds q.mu;
-// waitRoom releases it while waiting. wake says the reader has not been
-// told of frames pushed so far.
-func (q *rxQueue) waitRoom(h *holder, wake bool) bool {
-	if h.left <= 0 {
-		return false
-	}
-	start := time.Now()
-	if start.Sub(q.active) > q.stallAfter {
-		return false
-	}
-	q.waiting = true
-	q.mu.Unlock()
-	if wake {
-		q.wakeReader()
-	}
-	h.timer.Reset(h.left)
-	woke := false
-	select {
-	case <-q.popped:
-		woke = true
-	case <-h.timer.C:
-	}
-	h.timer.Stop()
-	h.left -= time.Since(start)
-	q.mu.Lock()
-	q.waiting = false
-	if !woke {
-		select { // a pop between the timeout and the lock
-		case <-q.popped:
-			woke = true
-		default:
-		}
-	}
-	if !woke {
-		h.left = 0
-	}
-	return woke
 }
 
 // pop copies up to len(bufs) frames out, blocking until there is one.
-func (q *rxQueue) pop(bufs [][]byte, sizes []int) (int, error) {
+func (r *rxQueue) pop(bufs [][]byte, sizes []int) (int, error) {
 	for {
-		q.mu.Lock()
-		if q.closed {
-			q.mu.Unlock()
+		r.q.Lock()
+		if r.q.Closed() {
+			r.q.Unlock()
 			return 0, os.ErrClosed
 		}
-		n := min(q.count, len(bufs))
+		n := r.q.Take(len(bufs))
 		for k := 0; k < n; k++ {
-			i := (q.head + k) % len(q.slots)
-			size := q.sizes[i]
-			if size > len(bufs[k]) || size > len(q.slots[i]) {
+			s := r.q.Taken(k)
+			if s.size > len(bufs[k]) || s.size > len(s.buf) {
 				sizes[k] = len(bufs[k]) + 1 // oversize: report, do not truncate
 			} else {
-				sizes[k] = copy(bufs[k], q.slots[i][:size])
+				sizes[k] = copy(bufs[k], s.buf[:s.size])
 			}
 		}
-		q.head = (q.head + n) % len(q.slots)
-		q.count -= n
-		if n > 0 {
-			q.active = time.Now()
-			if q.waiting {
-				select {
-				case q.popped <- struct{}{}:
-				default:
-				}
-			}
-		}
-		q.mu.Unlock()
+		r.q.Release()
+		r.q.Unlock()
 		if n > 0 {
 			return n, nil
 		}
-		<-q.wake
+		<-r.q.Wake()
 	}
 }
 
-func (q *rxQueue) close() {
-	q.mu.Lock()
-	q.closed = true
-	if q.waiting {
-		select {
-		case q.popped <- struct{}{}:
-		default:
-		}
-	}
-	q.mu.Unlock()
-	select {
-	case q.wake <- struct{}{}:
-	default:
-	}
+// close makes pop fail and push drop, and releases a waiting push.
+func (r *rxQueue) close() {
+	r.q.Lock()
+	r.q.Close()
+	r.q.Unlock()
 }
 
 // randomID returns a random number for private socket names.

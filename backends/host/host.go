@@ -35,8 +35,8 @@ func kind(summary string, openPort portOpener) fabric.Kind {
 			_, err := parseOptions(s)
 			return err
 		},
-		Open: func(_ context.Context, s fabric.Spec, cfg fabric.PortConfig, h fabric.Host) (fabric.Device, error) {
-			return nil, openHost(s, cfg, h, net.InterfaceByName, openPort)
+		Open: func(_ context.Context, s fabric.Spec, cfg fabric.PortConfig, a fabric.Attacher) (fabric.Opened, error) {
+			return openHost(s, cfg, a.Logger(), net.InterfaceByName, openPort)
 		},
 	}
 }
@@ -67,21 +67,21 @@ func parseOptions(s fabric.Spec) (options, error) {
 	return o, nil
 }
 
-// openHost opens the port a host spec describes and attaches it: the
-// interface (looked up with lookup) must exist and not be a loopback; the
+// openHost opens the port a host spec describes, for the fabric to attach:
+// the interface (looked up with lookup) must exist and not be a loopback; the
 // port is named after it unless name= says otherwise, and its MTU is the
 // interface's unless mtu= says otherwise.
-func openHost(s fabric.Spec, cfg fabric.PortConfig, h fabric.Host, lookup func(string) (*net.Interface, error), openPort portOpener) error {
+func openHost(s fabric.Spec, cfg fabric.PortConfig, log hclog.Logger, lookup func(string) (*net.Interface, error), openPort portOpener) (fabric.Opened, error) {
 	o, err := parseOptions(s)
 	if err != nil {
-		return err
+		return fabric.Opened{}, err
 	}
 	ifi, err := lookup(o.ifname)
 	if err != nil {
-		return fmt.Errorf("no interface %q (interfaces here: %s)", o.ifname, interfaceNames())
+		return fabric.Opened{}, fmt.Errorf("no interface %q (interfaces here: %s)", o.ifname, interfaceNames())
 	}
 	if ifi.Flags&net.FlagLoopback != 0 {
-		return fmt.Errorf("%s is a loopback interface: it carries no Ethernet frames", o.ifname)
+		return fabric.Opened{}, fmt.Errorf("%s is a loopback interface: it carries no Ethernet frames", o.ifname)
 	}
 	if cfg.Name == "" {
 		cfg.Name = o.ifname
@@ -91,15 +91,11 @@ func openHost(s fabric.Spec, cfg fabric.PortConfig, h fabric.Host, lookup func(s
 	}
 	cfg.Kind = "host"
 	cfg.Info = o.ifname
-	p, err := openPort(o, ifi, cfg.MTU, h.Logger().Named("host").With("port", cfg.Name))
+	p, err := openPort(o, ifi, cfg.MTU, log.Named("host").With("port", cfg.Name))
 	if err != nil {
-		return err
+		return fabric.Opened{}, err
 	}
-	if err := h.Attach(p, cfg); err != nil {
-		p.Close()
-		return err
-	}
-	return nil
+	return fabric.Opened{Port: p, Config: cfg}, nil
 }
 
 func interfaceNames() string {

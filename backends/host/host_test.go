@@ -53,26 +53,6 @@ func TestKind(t *testing.T) {
 	}
 }
 
-// fakeHost records what is attached.
-type fakeHost struct {
-	attached []fabric.PortConfig
-	err      error
-}
-
-func (h *fakeHost) Attach(_ fabric.Port, cfg fabric.PortConfig) error {
-	if h.err != nil {
-		return h.err
-	}
-	h.attached = append(h.attached, cfg)
-	return nil
-}
-
-func (h *fakeHost) Detach(string) error { return nil }
-
-func (h *fakeHost) Logger() hclog.Logger { return hclog.NewNullLogger() }
-
-func (h *fakeHost) FlowControl() fabric.FlowControl { return fabric.FlowControl{} }
-
 func TestOpenHost(t *testing.T) {
 	ifaces := map[string]*net.Interface{
 		"en0":  {Name: "en0", Index: 4, MTU: 9000, Flags: net.FlagUp | net.FlagRunning},
@@ -96,14 +76,15 @@ func TestOpenHost(t *testing.T) {
 		return p, nil
 	}
 
-	h := &fakeHost{}
-	if err := openHost(spec("host:en0,promisc=off", "en0", fabric.Option{Key: "promisc", Value: "off"}), fabric.PortConfig{}, h, lookup, opener); err != nil {
+	log := hclog.NewNullLogger()
+	o, err := openHost(spec("host:en0,promisc=off", "en0", fabric.Option{Key: "promisc", Value: "off"}), fabric.PortConfig{}, log, lookup, opener)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if len(h.attached) != 1 {
-		t.Fatal("nothing attached")
+	if o.Port != ports[0] || o.Device != nil {
+		t.Fatalf("opened %+v: want the port, no device", o)
 	}
-	cfg := h.attached[0]
+	cfg := o.Config
 	if cfg.Name != "en0" || cfg.Kind != "host" || cfg.Info != "en0" || cfg.MTU != 9000 || gotMTU != 9000 {
 		t.Errorf("attached %+v (port MTU %d): want en0, host, the interface's MTU 9000", cfg, gotMTU)
 	}
@@ -111,39 +92,27 @@ func TestOpenHost(t *testing.T) {
 		t.Errorf("opened with %+v", opened[0])
 	}
 
-	if err := openHost(spec("host:en0", "en0"), fabric.PortConfig{Name: "lan", MTU: 1500}, h, lookup, opener); err != nil {
+	o, err = openHost(spec("host:en0", "en0"), fabric.PortConfig{Name: "lan", MTU: 1500}, log, lookup, opener)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg := h.attached[1]; cfg.Name != "lan" || cfg.MTU != 1500 {
+	if cfg := o.Config; cfg.Name != "lan" || cfg.MTU != 1500 {
 		t.Errorf("name= and mtu= not kept: %+v", cfg)
 	}
-	if err := openHost(spec("host:tiny", "tiny"), fabric.PortConfig{}, h, lookup, opener); err != nil || h.attached[2].MTU != fabric.MinMTU {
+	if o, err := openHost(spec("host:tiny", "tiny"), fabric.PortConfig{}, log, lookup, opener); err != nil || o.Config.MTU != fabric.MinMTU {
 		t.Errorf("a tiny interface MTU is not raised to the minimum: %v", err)
 	}
 
-	if err := openHost(spec("host:lo0", "lo0"), fabric.PortConfig{}, h, lookup, opener); err == nil || !strings.Contains(err.Error(), "loopback") {
+	if _, err := openHost(spec("host:lo0", "lo0"), fabric.PortConfig{}, log, lookup, opener); err == nil || !strings.Contains(err.Error(), "loopback") {
 		t.Errorf("loopback: %v", err)
 	}
-	if err := openHost(spec("host:en9", "en9"), fabric.PortConfig{}, h, lookup, opener); err == nil || !strings.Contains(err.Error(), `no interface "en9"`) {
+	if _, err := openHost(spec("host:en9", "en9"), fabric.PortConfig{}, log, lookup, opener); err == nil || !strings.Contains(err.Error(), `no interface "en9"`) {
 		t.Errorf("missing interface: %v", err)
 	}
 	failing := func(options, *net.Interface, int, hclog.Logger) (fabric.Port, error) {
 		return nil, errors.New("l2fabric needs root for BPF and NDRV")
 	}
-	if err := openHost(spec("host:en0", "en0"), fabric.PortConfig{}, h, lookup, failing); err == nil || !strings.Contains(err.Error(), "needs root") {
+	if _, err := openHost(spec("host:en0", "en0"), fabric.PortConfig{}, log, lookup, failing); err == nil || !strings.Contains(err.Error(), "needs root") {
 		t.Errorf("open failure: %v", err)
-	}
-
-	// An Attach failure closes the port.
-	h.err = errors.New("duplicate port name")
-	n := len(ports)
-	if err := openHost(spec("host:en0", "en0"), fabric.PortConfig{}, h, lookup, opener); err == nil {
-		t.Fatal("Attach failure not returned")
-	}
-	if len(ports) != n+1 {
-		t.Fatal("no port opened")
-	}
-	if !ports[n].Closed() {
-		t.Error("the port was not closed after Attach failed")
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/l2fabric/l2fabric/backends/dgram"
 	"github.com/l2fabric/l2fabric/fabric"
+	"github.com/l2fabric/l2fabric/internal/sockbuf"
 )
 
 // StopTimeout is how long l2fabric waits for a guest it asked to power off
@@ -177,24 +178,25 @@ func (r *registry) check(s fabric.Spec, cfg fabric.PortConfig) error {
 	return err
 }
 
-// open attaches one NIC of a VM, booting the VM first if this is its
-// first port. The first port's Open returns the VM's device; later ones
-// return nil (their ports belong to the device all the same).
-func (r *registry) open(ctx context.Context, s fabric.Spec, cfg fabric.PortConfig, host fabric.Host) (fabric.Device, error) {
+// open opens one NIC of a VM as a port, booting the VM first if this is
+// its first port. The first port's Open also returns the VM's device;
+// later ones return the port alone (it belongs to the device all the
+// same).
+func (r *registry) open(ctx context.Context, s fabric.Spec, cfg fabric.PortConfig, a fabric.Attacher) (fabric.Opened, error) {
 	if r.kc.syntaxOnly {
-		return nil, errors.New("internal error: this vm kind only checks specs")
+		return fabric.Opened{}, errors.New("internal error: this vm kind only checks specs")
 	}
 	o, def, err := r.lookup(s, cfg)
 	if err != nil {
-		return nil, err
+		return fabric.Opened{}, err
 	}
 	r.mu.Lock()
 	d := r.vms[o.vm]
 	created := d == nil
 	if created {
-		if d, err = newDevice(r, def, host.Logger()); err != nil {
+		if d, err = newDevice(r, def, a.Logger()); err != nil {
 			r.mu.Unlock()
-			return nil, err
+			return fabric.Opened{}, err
 		}
 		r.vms[o.vm] = d
 	}
@@ -202,19 +204,20 @@ func (r *registry) open(ctx context.Context, s fabric.Spec, cfg fabric.PortConfi
 	if created {
 		if err := d.boot(ctx); err != nil {
 			d.Close()
-			return nil, err
+			return fabric.Opened{}, err
 		}
 	}
-	if err := d.attach(o.nic, cfg, host); err != nil {
+	op, err := d.open(o.nic, cfg, a)
+	if err != nil {
 		if created {
 			d.Close()
 		}
-		return nil, err
+		return fabric.Opened{}, err
 	}
 	if created {
-		return d, nil
+		op.Device = d
 	}
-	return nil, nil
+	return op, nil
 }
 
 // remove forgets d, once it is closed.
@@ -242,20 +245,12 @@ func newNICSocket(vmName string, index int) (*nicSocket, error) {
 	}
 	for _, fd := range fds {
 		unix.CloseOnExec(fd)
-		setBuffers(fd)
+		sockbuf.Set(fd, sendBufferSize, recvBufferSize)
 	}
 	return &nicSocket{
 		fabric: os.NewFile(uintptr(fds[0]), fmt.Sprintf("NIC %d of VM %s", index, vmName)),
 		vm:     os.NewFile(uintptr(fds[1]), fmt.Sprintf("vm-%s-nic%d", vmName, index)),
 	}, nil
-}
-
-// setBuffers sizes a socket's buffers as vfkit does. The kernel may grant
-// less (Linux caps them at net.core.[rw]mem_max); that only costs
-// throughput.
-func setBuffers(fd int) {
-	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, sendBufferSize)
-	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, recvBufferSize)
 }
 
 // drain discards the frames queued for the VM while no VM was reading
@@ -514,7 +509,7 @@ func (d *vmDevice) Close() error {
 		}
 		d.mu.Unlock()
 		for _, p := range ports {
-			if err := p.host.Detach(p.name); err != nil {
+			if err := p.attacher.Detach(p.name); err != nil {
 				d.log.Debug("detaching port", "port", p.name, "error", err)
 			}
 		}
@@ -555,13 +550,13 @@ func (d *vmDevice) claim(nic int) (int, error) {
 	return 0, fmt.Errorf("all %d NICs of VM %s are attached (add a nic= line to %s for another)", len(d.def.NICs), d.def.Name, d.def.Source)
 }
 
-// attach attaches NIC nic (or the next free one) as a port: a dgram port
-// on a duplicate of the fabric's end of its socketpair, wrapped so that
-// its link follows the VM's state.
-func (d *vmDevice) attach(nic int, cfg fabric.PortConfig, host fabric.Host) error {
+// open opens NIC nic (or the next free one) as a port, for the fabric to
+// attach: a dgram port on a duplicate of the fabric's end of its
+// socketpair, wrapped so that its link follows the VM's state.
+func (d *vmDevice) open(nic int, cfg fabric.PortConfig, a fabric.Attacher) (fabric.Opened, error) {
 	idx, err := d.claim(nic)
 	if err != nil {
-		return err
+		return fabric.Opened{}, err
 	}
 	if cfg.Name == "" {
 		cfg.Name = d.def.Name + "/" + strconv.Itoa(idx)
@@ -571,7 +566,7 @@ func (d *vmDevice) attach(nic int, cfg fabric.PortConfig, host fabric.Host) erro
 	}
 	if cfg.MTU > d.def.NICs[idx].MTU {
 		d.unclaim(idx)
-		return fmt.Errorf("mtu %d is larger than the MTU %d of NIC %d of VM %s", cfg.MTU, d.def.NICs[idx].MTU, idx, d.def.Name)
+		return fabric.Opened{}, fmt.Errorf("mtu %d is larger than the MTU %d of NIC %d of VM %s", cfg.MTU, d.def.NICs[idx].MTU, idx, d.def.Name)
 	}
 	cfg.Kind = "vm"
 	cfg.Device = d.def.Name
@@ -579,14 +574,14 @@ func (d *vmDevice) attach(nic int, cfg fabric.PortConfig, host fabric.Host) erro
 	sock, err := dgram.NewPort(d.nics[idx].fabric)
 	if err != nil {
 		d.unclaim(idx)
-		return err
+		return fabric.Opened{}, err
 	}
-	np := &nicPort{sock: sock, d: d, nic: idx, name: cfg.Name, host: host, link: fabric.NewLinkState()}
+	np := &nicPort{sock: sock, d: d, nic: idx, name: cfg.Name, attacher: a, link: fabric.NewLinkState()}
 	port, err := fabric.Wrap(sock, fabric.Hooks{Close: np.close, LinkEvents: np.link.LinkEvents})
 	if err != nil {
 		sock.Close()
 		d.unclaim(idx)
-		return err
+		return fabric.Opened{}, err
 	}
 	d.mu.Lock()
 	d.ports[idx] = np
@@ -594,11 +589,8 @@ func (d *vmDevice) attach(nic int, cfg fabric.PortConfig, host fabric.Host) erro
 		np.send(fabric.LinkEvent{Up: false, Reason: d.reason})
 	}
 	d.mu.Unlock()
-	if err := host.Attach(port, cfg); err != nil {
-		port.Close() // frees the NIC
-		return err
-	}
-	return nil
+	// If the fabric cannot attach the port it closes it, which frees the NIC.
+	return fabric.Opened{Port: port, Config: cfg}, nil
 }
 
 func (d *vmDevice) unclaim(nic int) {
@@ -623,12 +615,12 @@ func (d *vmDevice) release(p *nicPort) {
 // on the NIC's socket, and the link state that follows the VM. The port
 // the fabric sees is sock wrapped (fabric.Wrap) with LinkEvents and close.
 type nicPort struct {
-	sock fabric.Port
-	d    *vmDevice
-	nic  int
-	name string
-	host fabric.Host
-	link *fabric.LinkState
+	sock     fabric.Port
+	d        *vmDevice
+	nic      int
+	name     string
+	attacher fabric.Attacher
+	link     *fabric.LinkState
 }
 
 // close closes the port's socket; the NIC can be attached again.

@@ -12,7 +12,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/l2fabric/l2fabric/backends/internal/mmsg"
+	"github.com/l2fabric/l2fabric/internal/mmsg"
+	"github.com/l2fabric/l2fabric/internal/sockbuf"
 )
 
 // On Linux datagrams move in batches with recvmmsg and sendmmsg, and, where
@@ -133,12 +134,10 @@ func openUDP(local netip.AddrPort, so sockOptions) (*udpSocket, error) {
 	if _, _, errno := unix.Syscall(unix.SYS_BIND, uintptr(fd), uintptr(unsafe.Pointer(&sa.raw)), uintptr(sa.len)); errno != 0 {
 		return fail("binding "+local.String(), errno)
 	}
-	setBuffer(fd, unix.SO_SNDBUF, unix.SO_SNDBUFFORCE, socketBuffer)
 	if so.rx {
-		setBuffer(fd, unix.SO_RCVBUF, unix.SO_RCVBUFFORCE, socketBuffer)
+		sockbuf.Set(fd, socketBuffer, socketBuffer)
 	} else {
-		// Nothing is meant to arrive on a sending socket.
-		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 4096)
+		sockbuf.Set(fd, socketBuffer, 4096) // nothing is meant to arrive on a sending socket
 	}
 	bound, err := unix.Getsockname(fd)
 	if err != nil {
@@ -163,15 +162,6 @@ func openUDP(local netip.AddrPort, so sockOptions) (*udpSocket, error) {
 		return nil, err
 	}
 	return s, nil
-}
-
-// setBuffer sets a socket buffer size, with the FORCE variant first so
-// that root is not capped by net.core.[rw]mem_max.
-func setBuffer(fd, opt, force, size int) {
-	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, force, size) == nil {
-		return
-	}
-	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, opt, size)
 }
 
 func (s *udpSocket) close() error { return s.f.Close() }

@@ -11,6 +11,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/l2fabric/l2fabric/internal/sockbuf"
 )
 
 // Outside Linux (macOS) there is neither recvmmsg/sendmmsg nor UDP
@@ -91,9 +93,10 @@ func openUDP(local netip.AddrPort, so sockOptions) (*udpSocket, error) {
 	if err := unix.Bind(fd, newSockaddr(local)); err != nil {
 		return fail("binding "+local.String(), err)
 	}
-	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, socketBuffer)
 	if so.rx {
-		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, socketBuffer)
+		sockbuf.Set(fd, socketBuffer, socketBuffer)
+	} else {
+		sockbuf.Set(fd, socketBuffer, 0)
 	}
 	s := &udpSocket{}
 	if bound, err := unix.Getsockname(fd); err == nil {

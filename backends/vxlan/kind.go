@@ -23,22 +23,22 @@ func Kind() fabric.Kind {
 			_, err := parseOptions(s, cfg)
 			return err
 		},
-		Open: func(ctx context.Context, s fabric.Spec, cfg fabric.PortConfig, host fabric.Host) (fabric.Device, error) {
-			return nil, open(reg, s, cfg, host)
+		Open: func(ctx context.Context, s fabric.Spec, cfg fabric.PortConfig, a fabric.Attacher) (fabric.Opened, error) {
+			return open(reg, s, cfg, a)
 		},
 	}
 }
 
-// open makes a vxlan port and attaches it.
-func open(reg *registry, s fabric.Spec, cfg fabric.PortConfig, host fabric.Host) error {
+// open makes a vxlan port, for the fabric to attach.
+func open(reg *registry, s fabric.Spec, cfg fabric.PortConfig, a fabric.Attacher) (fabric.Opened, error) {
 	o, err := parseOptions(s, cfg)
 	if err != nil {
-		return err
+		return fabric.Opened{}, err
 	}
 	_, mtuGiven := s.Get("mtu")
 	underlay, err := underlayMTU(o)
 	if err != nil && !mtuGiven {
-		return err
+		return fabric.Opened{}, err
 	}
 	cfg = o.portConfig(cfg, underlay, mtuGiven)
 	if cfg.TxQueueLen == 0 {
@@ -46,27 +46,23 @@ func open(reg *registry, s fabric.Spec, cfg fabric.PortConfig, host fabric.Host)
 	}
 	tbl, err := newTable(o, fdb.Config{})
 	if err != nil {
-		return err
+		return fabric.Opened{}, err
 	}
-	flow := host.FlowControl()
+	flow := a.FlowControl()
 	p := newPort(o, cfg, tbl, flow)
-	sh, err := reg.join(o, p, host.Logger(), flow)
+	sh, err := reg.join(o, p, a.Logger(), flow)
 	if err != nil {
-		return err
+		return fabric.Opened{}, err
 	}
 	p.sh, p.reg = sh, reg
 	go p.age()
-	if err := host.Attach(p, cfg); err != nil {
-		p.Close()
-		return err
-	}
 	var rs []string
 	for _, r := range o.remotes {
 		rs = append(rs, r.String())
 	}
-	host.Logger().Info("vxlan port", "port", cfg.Name, "local", sh.key, "remotes", strings.Join(rs, ","),
+	a.Logger().Info("vxlan port", "port", cfg.Name, "local", sh.key, "remotes", strings.Join(rs, ","),
 		"inner_mtu", cfg.MTU, "underlay_mtu", underlay, "gso", sh.pool[0].gso.Load(), "gro", sh.rx.gro)
-	return nil
+	return fabric.Opened{Port: p, Config: cfg}, nil
 }
 
 // underlayMTU is the MTU of the interface the tunnel's packets leave by:

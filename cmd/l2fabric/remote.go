@@ -2,10 +2,11 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/spf13/cobra"
 
 	"github.com/l2fabric/l2fabric/fabric/control"
 )
@@ -47,35 +48,50 @@ func formatBackendDrops(m map[string]uint64) string {
 }
 
 // vxlanCommand is 'l2fabric vxlan remote add|del|list PORT [IP]'.
-func vxlanCommand(args []string, stdout io.Writer) error {
-	const form = "want: l2fabric vxlan remote add PORT IP | del PORT IP | list PORT"
-	if len(args) < 2 || args[0] != "remote" {
-		return usagef("vxlan: %s", form)
+func (a *app) vxlanCommand() *cobra.Command {
+	remote := func(op string) *cobra.Command {
+		use, n, want := op+" PORT IP", 2, "a vxlan port and a remote VTEP's address, e.g. l2fabric vxlan remote "+op+" vx 10.0.0.3"
+		if op == "list" {
+			use, n, want = "list PORT", 1, "a vxlan port, e.g. l2fabric vxlan remote list vx"
+		}
+		short := map[string]string{"add": "flood to one more remote VTEP", "del": "stop flooding to a remote VTEP", "list": "list the remote VTEPs flooded to"}[op]
+		return noFileCompletion(&cobra.Command{
+			Use:   use,
+			Short: short,
+			Args:  exactArgs(n, want),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				req := control.RemoteArgs{Port: args[0], Op: op}
+				if n == 2 {
+					req.Remote = args[1]
+				}
+				var r control.RemotesResult
+				if err := a.call("vxlan.remote", req, &r); err != nil {
+					return err
+				}
+				for _, x := range r.Remotes {
+					fmt.Fprintln(a.stdout, x)
+				}
+				return nil
+			},
+			ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+				if len(args) > 0 {
+					return nil, cobra.ShellCompDirectiveNoFileComp
+				}
+				return a.completePorts(cmd, args, toComplete)
+			},
+		})
 	}
-	op := args[1]
-	fs, path := clientFlags("vxlan remote " + op)
-	want := 2
-	if op == "list" {
-		want = 1
-	} else if op != "add" && op != "del" {
-		return usagef("vxlan remote: unknown operation %q (%s)", op, form)
-	}
-	if err := parseClient(fs, args[2:], want); err != nil {
-		return err
-	}
-	if fs.NArg() != want {
-		return usagef("vxlan remote %s: %s", op, form)
-	}
-	a := control.RemoteArgs{Port: fs.Arg(0), Op: op}
-	if want == 2 {
-		a.Remote = fs.Arg(1)
-	}
-	var r control.RemotesResult
-	if err := call(*path, "vxlan.remote", a, &r); err != nil {
-		return err
-	}
-	for _, x := range r.Remotes {
-		fmt.Fprintln(stdout, x)
-	}
-	return nil
+	remotes := noFileCompletion(&cobra.Command{
+		Use:   "remote add|del|list PORT [IP]",
+		Short: "a vxlan port's remote VTEPs: the flood list of head-end replication",
+		Args:  noArgs("add, del or list"),
+	})
+	remotes.AddCommand(remote("add"), remote("del"), remote("list"))
+	c := noFileCompletion(&cobra.Command{
+		Use:   "vxlan remote add|del|list PORT [IP]",
+		Short: "change or list a vxlan port's remote VTEPs",
+		Args:  noArgs("remote"),
+	})
+	c.AddCommand(remotes)
+	return c
 }

@@ -24,6 +24,14 @@
 //	attach     {"spec":"KIND:ARG,..."}       → {"name": NAME}
 //	detach     {"name":NAME}
 //	vxlan.remote {"port":NAME,"op":"add"|"del"|"list","remote":IP} → {"remotes": [IP...]}
+//	reload                                   → ReloadResult (re-read the --config file)
+//	help                                     → [{"name","args","help"}...]
+//
+// The table of commands in commands.go is the one list: dispatch, the
+// "unknown command" error and the help command all come from it. An
+// argument of the wrong type is answered with its name and the type
+// wanted: "fdb.show: argument "vlan" is a string, want a number from 0 to
+// 65535".
 //
 // A malformed or unknown request gets an error reply and never affects
 // forwarding. Requests are limited to MaxRequest bytes.
@@ -111,4 +119,21 @@ type DetachArgs struct {
 // VersionResult is version's result.
 type VersionResult struct {
 	Version string `json:"version"`
+}
+
+// ReloadResult is what reload changed. A port whose spec changed is both
+// detached and attached.
+type ReloadResult struct {
+	// Attached names the ports and devices attached.
+	Attached []string `json:"attached"`
+	// Detached names the ports and devices detached.
+	Detached []string `json:"detached"`
+	// Unchanged counts the ports and devices left as they were.
+	Unchanged int `json:"unchanged"`
+	// StaticsAdded and StaticsRemoved count the static entries changed.
+	StaticsAdded   int `json:"statics_added"`
+	StaticsRemoved int `json:"statics_removed"`
+	// Warnings are settings that changed in the file but take effect
+	// only at restart.
+	Warnings []string `json:"warnings,omitempty"`
 }

@@ -150,3 +150,17 @@ func (h Header) Put(b []byte) {
 // IsGSO reports whether h describes a super-frame that Segment must cut,
 // rather than an ordinary frame.
 func (h Header) IsGSO() bool { return h.GSOType != GSONone }
+
+// Shift returns h with its offsets into the frame moved by d bytes, for a
+// VLAN tag removed (d = -4) or inserted (d = 4) in front of what they
+// point at: CsumStart when FlagNeedsCsum is set, and HdrLen when it is
+// not 0.
+func (h Header) Shift(d int) Header {
+	if h.Flags&FlagNeedsCsum != 0 {
+		h.CsumStart = uint16(int(h.CsumStart) + d)
+	}
+	if h.HdrLen != 0 {
+		h.HdrLen = uint16(max(int(h.HdrLen)+d, 0))
+	}
+	return h
+}

@@ -32,6 +32,22 @@ func TestHeaderRoundTrip(t *testing.T) {
 	}
 }
 
+func TestHeaderShift(t *testing.T) {
+	h := Header{Flags: FlagNeedsCsum, HdrLen: 54, CsumStart: 34, CsumOffset: 16}
+	if got, want := h.Shift(4), (Header{Flags: FlagNeedsCsum, HdrLen: 58, CsumStart: 38, CsumOffset: 16}); got != want {
+		t.Errorf("Shift(4) = %+v, want %+v", got, want)
+	}
+	if got := h.Shift(4).Shift(-4); got != h {
+		t.Errorf("Shift(4).Shift(-4) = %+v, want %+v", got, h)
+	}
+	// CsumStart means nothing without FlagNeedsCsum, and a zero HdrLen
+	// (no hint) stays zero.
+	plain := Header{CsumStart: 7}
+	if got := plain.Shift(-4); got != plain {
+		t.Errorf("Shift on a header with no offsets = %+v, want it unchanged", got)
+	}
+}
+
 func TestSum(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	buf := make([]byte, 70000)
