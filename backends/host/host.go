@@ -6,12 +6,16 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sys/unix"
 
+	"github.com/l2fabric/l2fabric/backends/internal/macnat"
 	"github.com/l2fabric/l2fabric/fabric"
+	"github.com/l2fabric/l2fabric/frames"
 )
 
 // The parts of the host kind Linux and macOS share: the form and options,
@@ -30,9 +34,12 @@ func kind(summary string, openPort portOpener) fabric.Kind {
 		Name:    "host",
 		Summary: summary,
 		Forms:   forms,
-		Keys:    []string{"promisc"},
-		Check: func(s fabric.Spec, _ fabric.PortConfig) error {
-			_, err := parseOptions(s)
+		Keys:    []string{"promisc", "macnat", "macnat-max"},
+		Check: func(s fabric.Spec, cfg fabric.PortConfig) error {
+			o, err := parseOptions(s)
+			if err == nil && o.macnat == macnatOn && cfg.IsTrunk() {
+				return trunkError(s, "")
+			}
 			return err
 		},
 		Open: func(_ context.Context, s fabric.Spec, cfg fabric.PortConfig, a fabric.Attacher) (fabric.Opened, error) {
@@ -42,14 +49,39 @@ func kind(summary string, openPort portOpener) fabric.Kind {
 }
 
 type options struct {
-	ifname  string
-	promisc bool
+	ifname    string
+	promisc   bool
+	macnat    macnatMode
+	macnatMax int // 0: macnat.DefaultMaxEntries
+}
+
+// macnatMode is the macnat= option: whether the port applies MAC-NAT
+// (package macnat), which a link that admits only the host's own source
+// MAC (Wi-Fi) needs.
+type macnatMode uint8
+
+const (
+	// macnatAuto: on when the interface is Wi-Fi (see wireless).
+	macnatAuto macnatMode = iota
+	macnatOn
+	macnatOff
+)
+
+// hint is the host kind's form, for errors.
+const hint = "form: host:IFACE[,promisc=on|off][,macnat=auto|on|off][,macnat-max=N]"
+
+// trunkError is the error for MAC-NAT on a trunk; why says why MAC-NAT
+// is on, when auto turned it on.
+func trunkError(s fabric.Spec, why string) error {
+	return &fabric.SpecError{Spec: s.Text, Part: "trunk=",
+		Reason: "MAC-NAT (macnat=on" + why + ") works on access ports only: its table of addresses is not VLAN-aware",
+		Hint:   "drop trunk= (the port then carries one VLAN untagged, vlan=N), or set macnat=off if the link admits every source MAC"}
 }
 
 func parseOptions(s fabric.Spec) (options, error) {
 	o := options{ifname: s.Arg, promisc: true}
 	fail := func(part, reason string) (options, error) {
-		return options{}, &fabric.SpecError{Spec: s.Text, Part: part, Reason: reason, Hint: "form: host:IFACE[,promisc=on|off]"}
+		return options{}, &fabric.SpecError{Spec: s.Text, Part: part, Reason: reason, Hint: hint}
 	}
 	if o.ifname == "" {
 		return fail("", "missing interface name")
@@ -63,6 +95,24 @@ func parseOptions(s fabric.Spec) (options, error) {
 			return fail("promisc="+v, err.Error())
 		}
 		o.promisc = on
+	}
+	if v, ok := s.Get("macnat"); ok {
+		switch v {
+		case "auto":
+		case "on":
+			o.macnat = macnatOn
+		case "off":
+			o.macnat = macnatOff
+		default:
+			return fail("macnat="+v, "want auto, on or off")
+		}
+	}
+	if v, ok := s.Get("macnat-max"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > macnat.MaxMaxEntries {
+			return fail("macnat-max="+v, fmt.Sprintf("want the number of addresses MAC-NAT may learn, 1-%d (default %d)", macnat.MaxMaxEntries, macnat.DefaultMaxEntries))
+		}
+		o.macnatMax = n
 	}
 	return o, nil
 }
@@ -89,13 +139,66 @@ func openHost(s fabric.Spec, cfg fabric.PortConfig, log hclog.Logger, lookup fun
 	if cfg.MTU == 0 {
 		cfg.MTU = min(max(ifi.MTU, fabric.MinMTU), fabric.MaxMTU)
 	}
+	nat, why := o.macnat == macnatOn, ""
+	if o.macnat == macnatAuto {
+		nat, why = wireless(o.ifname)
+		if nat {
+			if cfg.IsTrunk() {
+				return fabric.Opened{}, trunkError(s, ", automatic: "+why)
+			}
+			why = " (auto: " + why + ")"
+		}
+	}
 	cfg.Kind = "host"
-	cfg.Info = o.ifname
-	p, err := openPort(o, ifi, cfg.MTU, log.Named("host").With("port", cfg.Name))
+	cfg.Info = o.ifname + ", macnat off"
+	if nat {
+		cfg.Info = o.ifname + ", macnat on" + why
+	}
+	log = log.Named("host").With("port", cfg.Name)
+	p, err := openPort(o, ifi, cfg.MTU, log)
 	if err != nil {
 		return fabric.Opened{}, err
 	}
+	if nat {
+		inner := p
+		p, err = macnat.Wrap(inner, macnat.Config{
+			Table:  macnat.TableConfig{MaxEntries: o.macnatMax},
+			Host:   interfaceAddrs(o.ifname),
+			Logger: log.Named("macnat"),
+		})
+		if err != nil {
+			inner.Close()
+			return fabric.Opened{}, fmt.Errorf("host:%s: %w", o.ifname, err)
+		}
+	}
 	return fabric.Opened{Port: p, Config: cfg}, nil
+}
+
+// interfaceAddrs returns the MAC and addresses of the interface called
+// ifname, as MAC-NAT needs them: its own addresses are the host's.
+func interfaceAddrs(ifname string) macnat.HostAddrs {
+	return func() (frames.MAC, []netip.Addr, error) {
+		ifi, err := net.InterfaceByName(ifname)
+		if err != nil {
+			return frames.MAC{}, nil, err
+		}
+		if len(ifi.HardwareAddr) != len(frames.MAC{}) {
+			return frames.MAC{}, nil, fmt.Errorf("%s has no Ethernet address", ifname)
+		}
+		as, err := ifi.Addrs()
+		if err != nil {
+			return frames.MAC{}, nil, err
+		}
+		var addrs []netip.Addr
+		for _, a := range as {
+			if n, ok := a.(*net.IPNet); ok {
+				if ip, ok := netip.AddrFromSlice(n.IP); ok {
+					addrs = append(addrs, ip.Unmap())
+				}
+			}
+		}
+		return frames.MAC(ifi.HardwareAddr), addrs, nil
+	}
 }
 
 func interfaceNames() string {

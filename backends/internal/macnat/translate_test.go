@@ -316,3 +316,5 @@ func TestInboundExpiredEntryMisses(t *testing.T) {
 		t.Error("frame for an expired entry delivered")
 	}
 }
+
+var offloadNone offload.Header
