@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -341,4 +342,61 @@ func bootGuestWith(t *testing.T, dir, name, mac, remote string) *qemuvm.Guest {
 		g.Close()
 	})
 	return g
+}
+
+// BenchmarkTCPThroughMACNAT measures, in one run, iperf3 TCP throughput
+// between a VM (a namespace on a host: port) and a LAN host behind a
+// bridge, through l2fabric's host port with MAC-NAT and without it, both
+// directions, and reports each and the ratio macnat/plain. The bridge
+// admits every MAC, so that the path without MAC-NAT works too. Run it
+// with:
+//
+//	go test -run '^$' -bench TCPThroughMACNAT -benchtime 1x ./integration/
+//
+// It is a benchmark, not a test: it asserts nothing about speed.
+func BenchmarkTCPThroughMACNAT(b *testing.B) {
+	requireNetAdmin(b)
+	const secs = 5
+	ap := newNetns(b, "ap")
+	ap.ip("link", "add", "br0", "type", "bridge")
+	ap.ip("link", "set", "br0", "up")
+	lan := newNetns(b, "lan")
+	cable(b, lan, "eth0", ap, "lanp")
+	sta := newNetns(b, "sta")
+	cable(b, sta, "wifi", ap, "stap")
+	for _, p := range []string{"lanp", "stap"} {
+		ap.ip("link", "set", p, "master", "br0")
+	}
+	lan.ip("addr", "add", "198.18.21.1/24", "dev", "eth0")
+	vm := host(b, sta, "vm", "va", "198.18.21.2/24")
+	run := func(nat string) (fwd, rev float64) {
+		dir := shortTempDir(b)
+		cmd := exec.Command("ip", "netns", "exec", sta.name, bin, "--control", filepath.Join(dir, "ctl.sock"),
+			"--port", "host:wifi,macnat="+nat, "--port", "host:va", "--log-level", "warn")
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+		// Forget the other run's neighbours: the VM's MAC, or the
+		// station's, depending on the mode.
+		lan.ip("neigh", "flush", "dev", "eth0")
+		vm.ip("neigh", "flush", "dev", "eth0")
+		waitUntil(b, func() bool {
+			_, err := vm.exec("busybox", "ping", "-c", "1", "-W", "1", "198.18.21.1")
+			return err == nil
+		})
+		fwd = iperf(b, vm, lan, "198.18.21.1", secs, false).End.SumReceived.Bits
+		rev = iperf(b, vm, lan, "198.18.21.1", secs, true).End.SumReceived.Bits
+		return fwd, rev
+	}
+	var natFwd, natRev, plainFwd, plainRev float64
+	for i := 0; i < b.N; i++ {
+		natFwd, natRev = run("on")
+		plainFwd, plainRev = run("off")
+	}
+	b.ReportMetric(natFwd/1e9, "macnat-vm2lan-Gbit/s")
+	b.ReportMetric(natRev/1e9, "macnat-lan2vm-Gbit/s")
+	b.ReportMetric(plainFwd/1e9, "plain-vm2lan-Gbit/s")
+	b.ReportMetric(plainRev/1e9, "plain-lan2vm-Gbit/s")
+	b.ReportMetric((natFwd+natRev)/(plainFwd+plainRev), "macnat/plain")
 }
