@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/gopacket/gopacket/layers"
+	"golang.org/x/net/bpf"
 
+	"github.com/l2fabric/l2fabric/backends/internal/bpfndrv"
 	"github.com/l2fabric/l2fabric/fabric"
 	"github.com/l2fabric/l2fabric/fabric/fabrictest"
 	"github.com/l2fabric/l2fabric/frames"
@@ -217,4 +219,36 @@ func TestWrapGSOSuperFrame(t *testing.T) {
 		t.Fatalf("read %d frames, header %+v; want 1, %+v", got, hdrs[0], h)
 	}
 	wantBytes(t, "super-frame in", bufs[0][:sizes[0]], w2)
+}
+
+// On macOS the host port's BPF filter admits what SetRemoteMACs says: the
+// wrapper adds the host's MAC, so that replies to VMs, addressed to it,
+// reach the translator. Run the program the filter would load.
+func TestFilterAdmitsTheHostsMAC(t *testing.T) {
+	inner := fabrictest.NewFilter(8)
+	p := wrap(t, inner)
+	defer p.Close()
+	p.(fabric.AddressFilter).SetRemoteMACs([]frames.MAC{vm1MAC})
+	remote, _ := inner.Remote()
+	prog, exact := bpfndrv.FilterProgram(remote)
+	if !exact {
+		t.Fatal("filter not exact for two MACs")
+	}
+	insts, ok := bpf.Disassemble(prog)
+	if !ok {
+		t.Fatal("cannot disassemble the filter")
+	}
+	vm, err := bpf.NewVM(insts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		dst   frames.MAC
+		admit bool
+	}{{hostMAC, true}, {vm1MAC, true}, {bcast, true}, {vm2MAC, false}, {lanMAC, false}} {
+		n, err := vm.Run(ipv4Frame(t, lanMAC, tc.dst, lanIP4, vm1IP4, "x"))
+		if err != nil || (n > 0) != tc.admit {
+			t.Errorf("frame to %s: filter returned %d, %v; want admitted %v", tc.dst, n, err, tc.admit)
+		}
+	}
 }
