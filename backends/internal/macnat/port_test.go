@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 
@@ -250,5 +251,39 @@ func TestFilterAdmitsTheHostsMAC(t *testing.T) {
 		if err != nil || (n > 0) != tc.admit {
 			t.Errorf("frame to %s: filter returned %d, %v; want admitted %v", tc.dst, n, err, tc.admit)
 		}
+	}
+}
+
+// The host interface's MAC can change (a Wi-Fi private address per
+// network): the translator and the filter follow it.
+func TestWrapFollowsTheHostsMAC(t *testing.T) {
+	var mu sync.Mutex
+	mac := hostMAC
+	inner := fabrictest.NewFilter(8)
+	p, err := Wrap(inner, Config{PollInterval: time.Millisecond, Host: func() (frames.MAC, []netip.Addr, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return mac, []netip.Addr{hostIP4}, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	p.(fabric.AddressFilter).SetRemoteMACs(nil)
+	newMAC := frames.MAC{0x02, 0xaa, 0, 0, 0, 0x77}
+	mu.Lock()
+	mac = newMAC
+	mu.Unlock()
+	eventually(t, "the filter admits the new MAC", func() error {
+		if remote, _ := inner.Remote(); fmt.Sprint(remote) != fmt.Sprint([]frames.MAC{newMAC}) {
+			return fmt.Errorf("filter admits %v", remote)
+		}
+		return nil
+	})
+	if _, err := p.Write([][]byte{ipv4Frame(t, vm1MAC, lanMAC, vm1IP4, lanIP4, "x")}); err != nil {
+		t.Fatal(err)
+	}
+	if src := frames.Frame(inner.Written()[0]).Source(); src != newMAC {
+		t.Errorf("frame left with source %s, want the new MAC %s", src, newMAC)
 	}
 }

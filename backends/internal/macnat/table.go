@@ -97,8 +97,8 @@ type Table struct {
 }
 
 // NewTable returns an empty table. It panics on a MaxEntries outside
-// 0..MaxMaxEntries: callers validate user input first (see
-// ParseMaxEntries).
+// 0..MaxMaxEntries: callers validate user input first (the host kind's
+// macnat-max= does).
 func NewTable(cfg TableConfig) *Table {
 	if cfg.MaxEntries < 0 || cfg.MaxEntries > MaxMaxEntries {
 		panic("macnat: MaxEntries out of range")

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gopacket/gopacket/layers"
+
 	"github.com/l2fabric/l2fabric/frames"
 )
 
@@ -148,6 +150,9 @@ func TestTranslateDoesNotAllocate(t *testing.T) {
 		"IPv4": ipv4Frame(t, vm1MAC, lanMAC, vm1IP4, lanIP4, "x"),
 		"ARP":  arpFrame(t, vm1MAC, lanMAC, 2, vm1MAC, vm1IP4, lanMAC, lanIP4),
 		"DHCP": dhcpFrame(t, vm1MAC, vm1IP4, 3, 0),
+		"NA": ndFrame(t, vm1MAC, lanMAC, vm1IP6, lanIP6, &layers.ICMPv6NeighborAdvertisement{TargetAddress: ip(vm1IP6),
+			Options: layers.ICMPv6Options{llaOpt(layers.ICMPv6OptTargetAddress, vm1MAC)}}, layers.ICMPv6TypeNeighborAdvertisement),
+		"DAD": ndFrame(t, vm1MAC, lanMAC, unspec6, lanIP6, &layers.ICMPv6NeighborSolicitation{TargetAddress: ip(vm1IP6)}, layers.ICMPv6TypeNeighborSolicitation),
 	}
 	for name, fr := range out {
 		orig := append([]byte(nil), fr...)

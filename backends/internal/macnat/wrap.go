@@ -18,10 +18,12 @@ type gsoPort struct {
 	g fabric.GSOPort
 }
 
+// ReadGSO implements fabric.GSOPort.
 func (w gsoPort) ReadGSO(bufs [][]byte, sizes []int, hdrs []offload.Header) (int, error) {
 	return w.readGSO(w.g, bufs, sizes, hdrs)
 }
 
+// WriteGSO implements fabric.GSOPort.
 func (w gsoPort) WriteGSO(bufs [][]byte, hdrs []offload.Header) (int, error) {
 	return w.writeGSO(w.g, bufs, hdrs)
 }
