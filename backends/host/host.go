@@ -70,11 +70,15 @@ const (
 // hint is the host kind's form, for errors.
 const hint = "form: host:IFACE[,promisc=on|off][,macnat=auto|on|off][,macnat-max=N]"
 
-// trunkError is the error for MAC-NAT on a trunk; why says why MAC-NAT
-// is on, when auto turned it on.
-func trunkError(s fabric.Spec, why string) error {
+// trunkError is the error for MAC-NAT on a trunk; auto, when not empty,
+// says why macnat=auto turned it on.
+func trunkError(s fabric.Spec, auto string) error {
+	on := "macnat=on"
+	if auto != "" {
+		on = "macnat=auto: " + auto
+	}
 	return &fabric.SpecError{Spec: s.Text, Part: "trunk=",
-		Reason: "MAC-NAT (macnat=on" + why + ") works on access ports only: its table of addresses is not VLAN-aware",
+		Reason: "MAC-NAT (" + on + ") works on access ports only: its table of addresses is not VLAN-aware",
 		Hint:   "drop trunk= (the port then carries one VLAN untagged, vlan=N), or set macnat=off if the link admits every source MAC"}
 }
 
@@ -142,17 +146,17 @@ func openHost(s fabric.Spec, cfg fabric.PortConfig, log hclog.Logger, lookup fun
 	nat, why := o.macnat == macnatOn, ""
 	if o.macnat == macnatAuto {
 		nat, why = wireless(o.ifname)
-		if nat {
-			if cfg.IsTrunk() {
-				return fabric.Opened{}, trunkError(s, ", automatic: "+why)
-			}
-			why = " (auto: " + why + ")"
-		}
+	}
+	if nat && cfg.IsTrunk() {
+		return fabric.Opened{}, trunkError(s, why)
 	}
 	cfg.Kind = "host"
 	cfg.Info = o.ifname + ", macnat off"
-	if nat {
-		cfg.Info = o.ifname + ", macnat on" + why
+	switch {
+	case nat && why != "":
+		cfg.Info = o.ifname + ", macnat on (auto: " + why + ")"
+	case nat:
+		cfg.Info = o.ifname + ", macnat on"
 	}
 	log = log.Named("host").With("port", cfg.Name)
 	p, err := openPort(o, ifi, cfg.MTU, log)

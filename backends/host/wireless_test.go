@@ -4,12 +4,16 @@ package host
 
 import (
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/l2fabric/l2fabric/fabric"
+	"github.com/l2fabric/l2fabric/fabric/fabrictest"
 )
 
 // The darwin ioctl is pinned here, where it runs on every platform: the
@@ -77,5 +81,23 @@ func TestMACNATOnTrunkRejected(t *testing.T) {
 	}
 	if err := Kind().Check(spec("host:en0,macnat=off,trunk=10", "en0", fabric.Option{Key: "macnat", Value: "off"}), fabric.PortConfig{Trunk: []uint16{10}}); err != nil {
 		t.Errorf("macnat=off on a trunk: %v", err)
+	}
+}
+
+// openHost refuses MAC-NAT on a trunk before it opens anything, whatever
+// checked the spec before it.
+func TestOpenHostMACNATOnTrunk(t *testing.T) {
+	lookup := func(string) (*net.Interface, error) {
+		return &net.Interface{Name: "en0", Index: 4, MTU: 1500, Flags: net.FlagUp}, nil
+	}
+	opened := false
+	opener := func(options, *net.Interface, int, hclog.Logger) (fabric.Port, error) {
+		opened = true
+		return fabrictest.New(4), nil
+	}
+	_, err := openHost(spec("host:en0,macnat=on", "en0", fabric.Option{Key: "macnat", Value: "on"}), fabric.PortConfig{Trunk: []uint16{10}}, hclog.NewNullLogger(), lookup, opener)
+	var se *fabric.SpecError
+	if !errors.As(err, &se) || opened {
+		t.Errorf("openHost = %v, opened %v; want a SpecError and nothing opened", err, opened)
 	}
 }
