@@ -47,6 +47,8 @@ type NATCounters struct {
 	Misses uint64 `json:"misses"`
 	// TableFull counts addresses not learned because the table was full.
 	TableFull uint64 `json:"table_full"`
+	// Moves counts addresses another VM took over.
+	Moves uint64 `json:"moves"`
 	// HostConflicts counts frames VMs sent from the host's own addresses.
 	HostConflicts uint64 `json:"host_conflicts"`
 	// Untranslatable counts frames of EtherTypes other than IPv4, IPv6 and

@@ -30,6 +30,10 @@ const (
 	// outbound traffic writes it again, so that a busy flow does not write
 	// a shared cache line with every frame.
 	refreshEvery = time.Second
+	// moveLogEvery spaces out the log lines about moves, so that VMs
+	// fighting over an address cannot flood the log (as the fabric's own
+	// MAC moves are logged).
+	moveLogEvery = 100 * time.Millisecond
 )
 
 // TableConfig configures a Table. Zero values are defaults.
@@ -94,6 +98,9 @@ type Table struct {
 	now    func() time.Time
 	epoch  time.Time
 	log    hclog.Logger
+
+	lastMoveLog int64 // clock of the last move logged, under mu
+	unlogged    int   // moves since then not logged, under mu
 }
 
 // NewTable returns an empty table. It panics on a MaxEntries outside
@@ -217,11 +224,23 @@ func (t *Table) learnSlow(ip netip.Addr, mac frames.MAC, now int64) LearnResult 
 		t.vms++
 	}
 	t.m.Store(&m)
-	if prev != nil && t.clock()-prev.seen.Load() < t.expiry {
-		t.log.Info("macnat address moved to another VM", "ip", ip, "from", prev.mac, "to", mac)
+	if prev != nil && now-prev.seen.Load() < t.expiry {
+		t.logMove(ip, prev.mac, mac, now)
 		return Moved
 	}
 	return Added
+}
+
+// logMove logs that ip moved from one VM's MAC to another's, at most once
+// per moveLogEvery, with the number of moves not logged since. The caller
+// holds t.mu.
+func (t *Table) logMove(ip netip.Addr, from, to frames.MAC, now int64) {
+	if t.lastMoveLog != 0 && now-t.lastMoveLog < int64(moveLogEvery) {
+		t.unlogged++
+		return
+	}
+	t.log.Info("macnat address moved to another VM", "ip", ip, "from", from, "to", to, "moves_not_logged", t.unlogged)
+	t.lastMoveLog, t.unlogged = max(now, 1), 0
 }
 
 // SetHost makes addrs the host's own addresses: they are pinned, never

@@ -2,11 +2,13 @@ package macnat
 
 import (
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gopacket/gopacket/layers"
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/l2fabric/l2fabric/frames"
 )
@@ -85,6 +87,26 @@ func TestTableMove(t *testing.T) {
 	wantOwner(t, tb, vm1IP4, vm2MAC, VM)
 	if tb.Len() != 1 {
 		t.Errorf("%d entries after a move, want 1", tb.Len())
+	}
+}
+
+// Two VMs fighting over an address: every move counts, the log says so
+// at most once per moveLogEvery.
+func TestTableMovesLoggedSparingly(t *testing.T) {
+	c := newClock()
+	var logged strings.Builder
+	tb := NewTable(TableConfig{Now: c.now, Logger: hclog.New(&hclog.LoggerOptions{Output: &logged, Level: hclog.Info})})
+	x := NewTranslator(tb, hostMAC)
+	for i := 0; i < 100; i++ {
+		from := []frames.MAC{vm1MAC, vm2MAC}[i%2]
+		x.Outbound(ipv4Frame(t, from, lanMAC, vm1IP4, lanIP4, "mine"), offloadNone)
+		c.advance(time.Millisecond)
+	}
+	if c := x.Counters(); c.Moves != 99 {
+		t.Errorf("moves %d, want 99", c.Moves)
+	}
+	if n := strings.Count(logged.String(), "moved to another VM"); n != 1 {
+		t.Errorf("%d move lines logged in 100 ms, want 1:\n%s", n, logged.String())
 	}
 }
 

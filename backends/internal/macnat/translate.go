@@ -52,6 +52,8 @@ type Counters struct {
 	Misses uint64
 	// TableFull counts addresses not learned because the table was full.
 	TableFull uint64
+	// Moves counts addresses taken over by another VM.
+	Moves uint64
 	// HostConflicts counts frames a VM sent from one of the host's own
 	// addresses (sent on, not learned).
 	HostConflicts uint64
@@ -68,8 +70,8 @@ type Translator struct {
 	table *Table
 	host  atomic.Uint64 // the host's MAC, in the low 48 bits
 
-	translatedOut, translatedIn, toHost, misses atomic.Uint64
-	tableFull, hostConflicts, untranslatable    atomic.Uint64
+	translatedOut, translatedIn, toHost, misses     atomic.Uint64
+	tableFull, moves, hostConflicts, untranslatable atomic.Uint64
 }
 
 // NewTranslator returns a translator over table for a link whose MAC is
@@ -100,7 +102,7 @@ func (x *Translator) Counters() Counters {
 	return Counters{
 		TranslatedOut: x.translatedOut.Load(), TranslatedIn: x.translatedIn.Load(),
 		ToHost: x.toHost.Load(), Misses: x.misses.Load(),
-		TableFull: x.tableFull.Load(), HostConflicts: x.hostConflicts.Load(),
+		TableFull: x.tableFull.Load(), Moves: x.moves.Load(), HostConflicts: x.hostConflicts.Load(),
 		Untranslatable: x.untranslatable.Load(),
 	}
 }
@@ -165,6 +167,8 @@ func (x *Translator) learn(ip netip.Addr, vm frames.MAC) {
 	switch x.table.Learn(ip, vm) {
 	case Full:
 		x.tableFull.Add(1)
+	case Moved:
+		x.moves.Add(1)
 	case HostOwned:
 		x.hostConflicts.Add(1)
 	}
