@@ -60,8 +60,10 @@ func newWiFiLAN(t *testing.T) *wifiLAN {
 	for _, p := range []string{"lanp", "stap"} {
 		ap.ip("link", "set", p, "master", "br0")
 	}
+	// The station's own entry: replace, since the bridge may already
+	// have learned it from the station's first frames.
 	mustRun(t, "ip", "netns", "exec", ap.name, "bridge", "link", "set", "dev", "stap", "locked", "on", "learning", "off")
-	mustRun(t, "ip", "netns", "exec", ap.name, "bridge", "fdb", "add", wifiMAC, "dev", "stap", "master", "static")
+	mustRun(t, "ip", "netns", "exec", ap.name, "bridge", "fdb", "replace", wifiMAC, "dev", "stap", "master", "static")
 
 	w.lan.ip("addr", "add", lanV4+"/24", "dev", "eth0")
 	w.lan.ip("addr", "add", lanV6+"/64", "dev", "eth0", "nodad")
