@@ -45,6 +45,9 @@ type NATCounters struct {
 	// Misses counts received frames for the host's MAC and an address no
 	// VM uses, not delivered.
 	Misses uint64 `json:"misses"`
+	// Looped counts received frames from the host's own MAC (its own, or
+	// translated frames an access point relays back), not delivered.
+	Looped uint64 `json:"looped"`
 	// TableFull counts addresses not learned because the table was full.
 	TableFull uint64 `json:"table_full"`
 	// Moves counts addresses another VM took over.

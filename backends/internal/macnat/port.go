@@ -240,7 +240,7 @@ func (p *port) NATCounters() fabric.NATCounters {
 	c := p.x.Counters()
 	return fabric.NATCounters{
 		TranslatedOut: c.TranslatedOut, TranslatedIn: c.TranslatedIn,
-		ToHost: c.ToHost, Misses: c.Misses, TableFull: c.TableFull, Moves: c.Moves,
+		ToHost: c.ToHost, Misses: c.Misses, Looped: c.Looped, TableFull: c.TableFull, Moves: c.Moves,
 		HostConflicts: c.HostConflicts, Untranslatable: c.Untranslatable,
 	}
 }

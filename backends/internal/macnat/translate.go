@@ -50,6 +50,12 @@ type Counters struct {
 	// Misses counts frames for the host's MAC and an address no one in the
 	// table owns, not delivered to the fabric.
 	Misses uint64
+	// Looped counts received frames whose source is the host's MAC: the
+	// host's own, or translated frames coming back (an access point
+	// relays a station's broadcasts to every station, the station
+	// included). They are not delivered to the fabric: a VM would see its
+	// own ARP and DHCP from another MAC.
+	Looped uint64
 	// TableFull counts addresses not learned because the table was full.
 	TableFull uint64
 	// Moves counts addresses taken over by another VM.
@@ -70,8 +76,8 @@ type Translator struct {
 	table *Table
 	host  atomic.Uint64 // the host's MAC, in the low 48 bits
 
-	translatedOut, translatedIn, toHost, misses     atomic.Uint64
-	tableFull, moves, hostConflicts, untranslatable atomic.Uint64
+	translatedOut, translatedIn, toHost, misses, looped atomic.Uint64
+	tableFull, moves, hostConflicts, untranslatable     atomic.Uint64
 }
 
 // NewTranslator returns a translator over table for a link whose MAC is
@@ -101,7 +107,7 @@ func (x *Translator) Table() *Table { return x.table }
 func (x *Translator) Counters() Counters {
 	return Counters{
 		TranslatedOut: x.translatedOut.Load(), TranslatedIn: x.translatedIn.Load(),
-		ToHost: x.toHost.Load(), Misses: x.misses.Load(),
+		ToHost: x.toHost.Load(), Misses: x.misses.Load(), Looped: x.looped.Load(),
 		TableFull: x.tableFull.Load(), Moves: x.moves.Load(), HostConflicts: x.hostConflicts.Load(),
 		Untranslatable: x.untranslatable.Load(),
 	}
@@ -326,13 +332,17 @@ func (x *Translator) ndOut(fr []byte, off int, h offload.Header, host frames.MAC
 // reports whether it goes to the fabric. Unicast to the host's MAC is
 // delivered only when its destination address (ARP: the target address)
 // belongs to a VM, with the destination MAC (and an ARP reply's target
-// hardware address) restored to the VM's; every other frame passes as it
-// is.
+// hardware address) restored to the VM's; a frame from the host's MAC is
+// not delivered at all; every other frame passes as it is.
 func (x *Translator) Inbound(fr []byte) bool {
 	if len(fr) < frames.HeaderLen {
 		return true
 	}
 	host := x.HostMAC()
+	if frames.MAC(fr[6:12]) == host {
+		x.looped.Add(1)
+		return false
+	}
 	if frames.MAC(fr[0:6]) != host {
 		return true
 	}

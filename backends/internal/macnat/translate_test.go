@@ -308,6 +308,25 @@ func TestInboundBroadcastAndMulticastPass(t *testing.T) {
 	}
 }
 
+// An access point relays a station's broadcasts to every station, the
+// sender included: a VM must not see its own DHCP discover or ARP come
+// back from the host's MAC.
+func TestInboundLoopedBackNotDelivered(t *testing.T) {
+	x, _ := newTestTranslator(t)
+	for _, fr := range [][]byte{
+		dhcpFrame(t, vm1MAC, zero4, layers.DHCPMsgTypeDiscover, 0),
+		arpFrame(t, vm1MAC, bcast, layers.ARPRequest, vm1MAC, vm1IP4, zeroMAC, lanIP4),
+	} {
+		x.Outbound(fr, offloadNone)
+		if x.Inbound(fr) {
+			t.Errorf("translated frame coming back delivered: %x", fr)
+		}
+	}
+	if c := x.Counters(); c.Looped != 2 {
+		t.Errorf("looped %d, want 2", c.Looped)
+	}
+}
+
 func TestInboundExpiredEntryMisses(t *testing.T) {
 	x, c := newTestTranslator(t)
 	x.table.Learn(vm1IP4, vm1MAC)
