@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/netip"
 	"strconv"
 	"strings"
 
@@ -15,7 +14,6 @@ import (
 
 	"github.com/l2fabric/l2fabric/backends/internal/macnat"
 	"github.com/l2fabric/l2fabric/fabric"
-	"github.com/l2fabric/l2fabric/frames"
 )
 
 // The parts of the host kind Linux and macOS share: the form and options,
@@ -55,32 +53,8 @@ type options struct {
 	macnatMax int // 0: macnat.DefaultMaxEntries
 }
 
-// macnatMode is the macnat= option: whether the port applies MAC-NAT
-// (package macnat), which a link that admits only the host's own source
-// MAC (Wi-Fi) needs.
-type macnatMode uint8
-
-const (
-	// macnatAuto: on when the interface is Wi-Fi (see wireless).
-	macnatAuto macnatMode = iota
-	macnatOn
-	macnatOff
-)
-
 // hint is the host kind's form, for errors.
 const hint = "form: host:IFACE[,promisc=on|off][,macnat=auto|on|off][,macnat-max=N]"
-
-// trunkError is the error for MAC-NAT on a trunk; auto, when not empty,
-// says why macnat=auto turned it on.
-func trunkError(s fabric.Spec, auto string) error {
-	on := "macnat=on"
-	if auto != "" {
-		on = "macnat=auto: " + auto
-	}
-	return &fabric.SpecError{Spec: s.Text, Part: "trunk=",
-		Reason: "MAC-NAT (" + on + ") works on access ports only: its table of addresses is not VLAN-aware",
-		Hint:   "drop trunk= (the port then carries one VLAN untagged, vlan=N), or set macnat=off if the link admits every source MAC"}
-}
 
 func parseOptions(s fabric.Spec) (options, error) {
 	o := options{ifname: s.Arg, promisc: true}
@@ -143,66 +117,23 @@ func openHost(s fabric.Spec, cfg fabric.PortConfig, log hclog.Logger, lookup fun
 	if cfg.MTU == 0 {
 		cfg.MTU = min(max(ifi.MTU, fabric.MinMTU), fabric.MaxMTU)
 	}
-	nat, why := o.macnat == macnatOn, ""
-	if o.macnat == macnatAuto {
-		nat, why = wireless(o.ifname)
-	}
-	if nat && cfg.IsTrunk() {
-		return fabric.Opened{}, trunkError(s, why)
+	nat, natInfo, err := decideMACNAT(s, o, cfg)
+	if err != nil {
+		return fabric.Opened{}, err
 	}
 	cfg.Kind = "host"
-	cfg.Info = o.ifname + ", macnat off"
-	switch {
-	case nat && why != "":
-		cfg.Info = o.ifname + ", macnat on (auto: " + why + ")"
-	case nat:
-		cfg.Info = o.ifname + ", macnat on"
-	}
+	cfg.Info = o.ifname + ", " + natInfo
 	log = log.Named("host").With("port", cfg.Name)
 	p, err := openPort(o, ifi, cfg.MTU, log)
 	if err != nil {
 		return fabric.Opened{}, err
 	}
 	if nat {
-		inner := p
-		p, err = macnat.Wrap(inner, macnat.Config{
-			Table:  macnat.TableConfig{MaxEntries: o.macnatMax},
-			Host:   interfaceAddrs(o.ifname),
-			Logger: log.Named("macnat"),
-		})
-		if err != nil {
-			inner.Close()
-			return fabric.Opened{}, fmt.Errorf("host:%s: %w", o.ifname, err)
+		if p, err = wrapMACNAT(p, o, log); err != nil {
+			return fabric.Opened{}, err
 		}
 	}
 	return fabric.Opened{Port: p, Config: cfg}, nil
-}
-
-// interfaceAddrs returns the MAC and addresses of the interface called
-// ifname, as MAC-NAT needs them: its own addresses are the host's.
-func interfaceAddrs(ifname string) macnat.HostAddrs {
-	return func() (frames.MAC, []netip.Addr, error) {
-		ifi, err := net.InterfaceByName(ifname)
-		if err != nil {
-			return frames.MAC{}, nil, err
-		}
-		if len(ifi.HardwareAddr) != len(frames.MAC{}) {
-			return frames.MAC{}, nil, fmt.Errorf("%s has no Ethernet address", ifname)
-		}
-		as, err := ifi.Addrs()
-		if err != nil {
-			return frames.MAC{}, nil, err
-		}
-		var addrs []netip.Addr
-		for _, a := range as {
-			if n, ok := a.(*net.IPNet); ok {
-				if ip, ok := netip.AddrFromSlice(n.IP); ok {
-					addrs = append(addrs, ip.Unmap())
-				}
-			}
-		}
-		return frames.MAC(ifi.HardwareAddr), addrs, nil
-	}
 }
 
 func interfaceNames() string {
