@@ -63,3 +63,21 @@ func TestOpenHostMACNATOnTrunk(t *testing.T) {
 		t.Errorf("openHost = %v, opened %v; want a SpecError and nothing opened", err, opened)
 	}
 }
+
+func TestDecideMACNAT(t *testing.T) {
+	for _, tc := range []struct {
+		mode macnatMode
+		on   bool
+		info string
+	}{
+		{macnatOn, true, "macnat on"},
+		{macnatOff, false, "macnat off"},
+		// No interface of that name: not Wi-Fi, so auto is off.
+		{macnatAuto, false, "macnat off"},
+	} {
+		on, info, err := decideMACNAT(spec("host:l2f-none0", "l2f-none0"), options{ifname: "l2f-none0", macnat: tc.mode}, fabric.PortConfig{})
+		if err != nil || on != tc.on || info != tc.info {
+			t.Errorf("mode %d: %v %q %v; want %v %q", tc.mode, on, info, err, tc.on, tc.info)
+		}
+	}
+}
