@@ -15,8 +15,8 @@ import (
 )
 
 // MAC-NAT on a host port: the macnat= option's values, and wrapping the
-// platform's port (package macnat). wireless.go says when auto turns it
-// on.
+// platform's port (package macnat). wireless_linux.go and
+// wireless_darwin.go say when auto turns it on.
 
 // macnatMode is the macnat= option: whether the port applies MAC-NAT
 // (package macnat), which a link that admits only the host's own source

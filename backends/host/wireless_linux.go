@@ -1,6 +1,9 @@
 package host
 
-// wireless reports whether ifname is a wireless interface, and says so.
+import "github.com/l2fabric/l2fabric/backends/internal/iftype"
+
+// wireless reports whether ifname is a wireless interface, for
+// macnat=auto, and says so.
 func wireless(ifname string) (bool, string) {
-	return wirelessInSysfs(sysfsNet, ifname), wirelessReasonLinux
+	return iftype.WirelessInSysfs(iftype.SysfsNet, ifname), "wireless interface"
 }
