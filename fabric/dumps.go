@@ -51,6 +51,10 @@ func (f *Fabric) Ports() []PortInfo {
 		if d, ok := p.dev.(RxDropper); ok {
 			pi.Counters.RxBackend = d.RxDropped()
 		}
+		if np, ok := p.dev.(NATPort); ok {
+			c := np.NATCounters()
+			pi.Counters.NAT = &c
+		}
 		out = append(out, pi)
 	}
 	f.mu.Lock()

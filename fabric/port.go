@@ -25,6 +25,8 @@
 //   - entries.go: static entries, and deleting and flushing entries.
 //   - filters.go: telling AddressFilter ports which MACs live elsewhere.
 //   - dumps.go: Ports, Entries and Stats, for the control socket.
+//   - nat.go: NATPort, for ports that translate addresses (MAC-NAT), and
+//     NATEntries, their tables for the control socket.
 //   - counters.go, linkstate.go: per-port counters, and a ready-made Linker.
 //
 // The learning table is package fdb, frame views are package frames, and

@@ -102,6 +102,12 @@ func commands() []command {
 		withArgs("detach", "remove a port or device", func(s *Server, a *DetachArgs) (any, error) {
 			return struct{}{}, s.f.Detach(a.Name)
 		}),
+		withArgs("macnat.show", "the MAC-NAT tables of translating host ports (Wi-Fi), of one port or of all: address, VM MAC, the VM's port, age", func(s *Server, a *MACNATShowArgs) (any, error) {
+			if _, err := s.portFilter(a.Port); err != nil {
+				return nil, err
+			}
+			return s.f.NATEntries(a.Port), nil
+		}),
 		noArgs("reload", "re-read the configuration file and apply what changed", func(s *Server) (any, error) {
 			if s.cfg.Reload == nil {
 				return nil, errors.New("reload: the daemon was started without --config, so there is no file to re-read")
