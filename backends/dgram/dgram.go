@@ -41,7 +41,7 @@ const batchSize = 64
 // DefaultMode is the mode of socket files l2fabric creates.
 const DefaultMode = 0o660
 
-var forms = []string{"dgram:PATH", "dgram:PATH,peer=PEERPATH", "dgram:connect=PATH", "dgram:fd=N"}
+var forms = []string{"dgram:PATH[,mode=0660][,owner=USER][,group=GROUP]", "dgram:PATH,peer=PEERPATH", "dgram:connect=PATH", "dgram:fd=N"}
 
 // Kind returns the dgram port kind.
 func Kind() fabric.Kind {

@@ -42,7 +42,7 @@ func TestParseOptions(t *testing.T) {
 
 func TestKind(t *testing.T) {
 	k := Kind()
-	if k.Name != "host" || len(k.Forms) != 1 || k.Forms[0] != "host:IFACE" || len(k.Keys) != 1 || k.Keys[0] != "promisc" || k.Summary == "" {
+	if k.Name != "host" || len(k.Forms) != 1 || k.Forms[0] != "host:IFACE[,promisc=on|off]" || len(k.Keys) != 1 || k.Keys[0] != "promisc" || k.Summary == "" {
 		t.Errorf("kind %+v", k)
 	}
 	if err := k.Check(spec("host:", ""), fabric.PortConfig{}); err == nil {
