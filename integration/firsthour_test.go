@@ -1,7 +1,14 @@
 package integration
 
 import (
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -49,4 +56,164 @@ func TestBridgeKeepsItsMAC(t *testing.T) {
 			t.Errorf("%s's address changed from %s to %s after l2fabric stopped", br, was, now)
 		}
 	}
+}
+
+// TestMakeInstallStampsCommit: make install builds, stamps the commit
+// (even where Go records no VCS information: GOFLAGS=-buildvcs=false, a
+// git worktree) and installs under DESTDIR and PREFIX; make run passes
+// ARGS to the binary.
+func TestMakeInstallStampsCommit(t *testing.T) {
+	t.Parallel()
+	for _, tool := range []string{"make", "git", "install"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing(t, "no "+tool+": make install not tried")
+			return
+		}
+	}
+	rev, err := exec.Command("git", "-C", "..", "rev-parse", "--short=12", "HEAD").Output()
+	if err != nil {
+		t.Skipf("not a git checkout: %v", err)
+	}
+	tmp := shortTempDir(t)
+	built, dest := filepath.Join(tmp, "b", "l2fabric"), filepath.Join(tmp, "d")
+	mk := exec.Command("make", "-C", "..", "install", "BIN="+built, "DESTDIR="+dest, "PREFIX=/opt/l2f")
+	mk.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false")
+	if out, err := mk.CombinedOutput(); err != nil {
+		t.Fatalf("make install: %v\n%s", err, out)
+	}
+	installed := filepath.Join(dest, "opt", "l2f", "bin", "l2fabric")
+	out, err := exec.Command(installed, "--version").Output()
+	if want := "(commit " + strings.TrimSpace(string(rev)); err != nil || !strings.Contains(string(out), want) {
+		t.Errorf("%s --version: %q, %v; want %q", installed, out, err, want)
+	}
+	run := exec.Command("make", "-C", "..", "run", "BIN="+built, "ARGS=help specs")
+	if out, err := run.CombinedOutput(); err != nil || !strings.Contains(string(out), "Port kinds on this platform") {
+		t.Errorf("make run ARGS=\"help specs\": %v\n%s", err, out)
+	}
+}
+
+// TestBannerNamesTheBinaryAsInvoked: with no --port the daemon says how
+// to watch it with the command that started it, when that is not the
+// l2fabric found on PATH.
+func TestBannerNamesTheBinaryAsInvoked(t *testing.T) {
+	t.Parallel()
+	// As nobody, so that the default socket is in dir (root's is
+	// /var/run/l2fabric-vms.sock, which the test must not take).
+	dir := shortTempDir(t)
+	asNobody, _ := nobodyRunner(t, dir)
+	cmd := asNobody("--control", filepath.Join(dir, "c.sock"))
+	var out lockedOutput
+	cmd.Stderr = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	want := "Watch what it learns with: " + cmd.Path + " fdb"
+	eventually(t, "the banner", func() error {
+		if !strings.Contains(out.String(), want) {
+			return fmt.Errorf("no %q yet:\n%s", want, out.String())
+		}
+		return nil
+	})
+	if sock := filepath.Join(dir, "l2fabric-vms.sock"); !strings.Contains(out.String(), sock) {
+		t.Errorf("the banner does not name the default socket %s (TMPDIR/XDG_RUNTIME_DIR):\n%s", sock, out.String())
+	}
+}
+
+// nobodyRunner returns a maker of commands that run a copy of l2fabric as
+// nobody, with its temporary and runtime directory dir (made writable for
+// everyone), and nobody's account. It skips the test where that cannot be.
+func nobodyRunner(t *testing.T, dir string) (func(args ...string) *exec.Cmd, *user.User) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skip("no user nobody")
+	}
+	uid, _ := strconv.Atoi(nobody.Uid)
+	gid, _ := strconv.Atoi(nobody.Gid)
+	os.Chmod(dir, 0o777)
+	own := filepath.Join(dir, "l2fabric") // the tests' binary is in a directory of root's
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(own, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return func(args ...string) *exec.Cmd {
+		cmd := exec.Command(own, args...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, Pdeathsig: syscall.SIGTERM}
+		cmd.Env = append(binEnv(), "TMPDIR="+dir, "XDG_RUNTIME_DIR="+dir)
+		return cmd
+	}, nobody
+}
+
+// TestGroupLetsAnUnprivilegedClientIn: a root daemon's socket is root's
+// and 0660, so a VM run by a user cannot send to it; with group= (the
+// user's group) it can. The unprivileged client is an l2fabric run as
+// nobody whose dgram:connect= port is its uplink to the root daemon, with
+// a test VM behind each, and frames cross both ways.
+func TestGroupLetsAnUnprivilegedClientIn(t *testing.T) {
+	t.Parallel()
+	dir := shortTempDir(t)
+	asNobody, nobody := nobodyRunner(t, dir)
+	gid, _ := strconv.Atoi(nobody.Gid)
+
+	// Without group=, nobody is refused, and told why.
+	plain := filepath.Join(dir, "plain.sock")
+	d0 := startDaemon(t, shortTempDir(t), "--port", "dgram:"+plain)
+	out, err := asNobody("--control", filepath.Join(dir, "n0.sock"), "--port", "dgram:connect="+plain).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "permission denied") {
+		t.Errorf("nobody connecting to a root daemon's 0660 root:root socket: %v\n%s", err, out)
+	}
+	d0.stopClean()
+
+	x := filepath.Join(dir, "x.sock")
+	d := startDaemon(t, shortTempDir(t), "--port", "dgram:"+x+",group="+nobody.Gid)
+	fi, err := os.Stat(x)
+	if st, ok := fi.Sys().(*syscall.Stat_t); err != nil || !ok || int(st.Gid) != gid || fi.Mode().Perm() != 0o660 {
+		t.Fatalf("%s: %v %v, want mode 0660 and group %d", x, err, fi.Mode(), gid)
+	}
+	y := filepath.Join(dir, "y.sock")
+	var nlog lockedOutput
+	n := asNobody("--control", filepath.Join(dir, "n.sock"), "--port", "dgram:connect="+x+",name=uplink", "--port", "dgram:"+y)
+	n.Stdout, n.Stderr = &nlog, &nlog
+	if err := n.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		n.Process.Signal(syscall.SIGTERM)
+		n.Wait()
+		if t.Failed() {
+			t.Logf("nobody's l2fabric:\n%s", nlog.String())
+		}
+	}()
+	eventually(t, "nobody's l2fabric attached to the root daemon", func() error {
+		for _, p := range d.ports() {
+			if strings.HasPrefix(p.Name, "x/") {
+				return nil
+			}
+		}
+		return fmt.Errorf("no client on x yet; nobody's log:\n%s", nlog.String())
+	})
+	eventually(t, "nobody's listening socket", func() error {
+		if !isSocket(y) {
+			return fmt.Errorf("%s not there yet", y)
+		}
+		return nil
+	})
+	l := newLAN(t, dir)
+	va, vb := l.join(y, "a", 1, 1), l.join(x, "b", 2, 1)
+	for _, v := range []*vm{va, vb} {
+		os.Chmod(v.path, 0o666) // a VM's socket is its user's; here root's
+	}
+	d.waitPorts(vb.port)
+	l.learn(va, vb)
+	va.sendTest(vb.mac, 1)
+	wantIDs(t, "b", l.fence(va, va, vb)[vb], 1)
+	vb.sendTest(va.mac, 2)
+	wantIDs(t, "a", l.fence(vb, va, vb)[va], 2)
 }

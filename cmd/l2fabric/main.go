@@ -29,6 +29,11 @@ import (
 // -ldflags "-X main.version=v1.2.3"; empty for a development build.
 var version string
 
+// commit is the commit this binary was built from, stamped at build time
+// by make build and make release (-X main.commit=0123456789ab), for builds
+// where Go records no VCS information; empty otherwise.
+var commit string
+
 // exitUsage is the exit status for a malformed command line.
 const exitUsage = 2
 
