@@ -63,7 +63,7 @@ type options struct {
 	path    string // bound path: listener or peer mode
 	peer    string
 	connect string
-	fd      int // -1 when not given
+	fd      int           // -1 when not given
 	perm    sockfile.Perm // of the socket file l2fabric binds
 	hello   bool          // connect mode: send Hello first
 }
@@ -198,10 +198,10 @@ func open(ctx context.Context, s fabric.Spec, cfg fabric.PortConfig, a fabric.At
 // socketPort is a port on a socket of its own: peer, connect and fd modes.
 type socketPort struct {
 	c       *conn
-	peer    *addr  // nil: the socket is connected
+	peer    *addr          // nil: the socket is connected
 	local   *sockfile.File // bound socket file to remove on Close, if any
-	from    []addr // receive addresses, to filter by peer
-	first   bool   // no datagram received yet (to consume a hello)
+	from    []addr         // receive addresses, to filter by peer
+	first   bool           // no datagram received yet (to consume a hello)
 	tx      *sendScratch
 	peerStr string
 

@@ -42,7 +42,7 @@ func Kind() fabric.Kind {
 type options struct {
 	path    string // listening socket
 	connect string
-	fd      int // -1 when not given
+	fd      int           // -1 when not given
 	perm    sockfile.Perm // of the listening socket's file
 }
 
