@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -344,6 +345,22 @@ func TestControlSocketDeniedPointsAtTheFix(t *testing.T) {
 	for _, w := range []string{"sudo", "--control-group"} {
 		if err == nil || !strings.Contains(string(out), w) {
 			t.Errorf("nobody's ports against root's control socket: %v, lacks %q:\n%s", err, w, out)
+		}
+	}
+}
+
+// TestHelpSpecsShowsEveryOption: help specs shows the options the README
+// documents for the kinds this change touched.
+func TestHelpSpecsShowsEveryOption(t *testing.T) {
+	t.Parallel()
+	r := runBin(t, "help", "specs")
+	want := []string{"dgram:PATH[,mode=0660][,owner=USER][,group=GROUP]", "stream:PATH[,mode=0660][,owner=USER][,group=GROUP]"}
+	if runtime.GOOS == "linux" {
+		want = append(want, "host:IFACE[,promisc=on|off]", "tap:NAME[,persist=on|off]")
+	}
+	for _, w := range want {
+		if r.code != 0 || !strings.Contains(r.stdout, w) {
+			t.Errorf("help specs lacks %q: %s", w, r)
 		}
 	}
 }
