@@ -4,7 +4,8 @@
 #                commit is one) and the commit
 #   make run     build and run l2fabric with its default port, or with
 #                ARGS="--port ..."
-#   make install install it in $(PREFIX)/bin (/usr/local/bin; DESTDIR=
+#   make install install bin/l2fabric (built if missing) in $(PREFIX)/bin
+#                (/usr/local/bin; DESTDIR=
 #                for packaging)
 #   make test    the whole test suite, as CI runs it (as root: it installs
 #                qemu and a guest kernel from Debian's packages)
@@ -36,7 +37,12 @@ build:
 run: build
 	$(BIN) $(ARGS)
 
-install: build
+# Builds bin/l2fabric only if it is not there, so that `make build && sudo
+# make install` needs no Go toolchain on root's PATH.
+$(BIN):
+	$(MAKE) build
+
+install: $(BIN)
 	install -d $(DESTDIR)$(BINDIR)
 	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/l2fabric
 

@@ -14,7 +14,8 @@
 //   - client.go: the client commands and port-name completion
 //   - vm.go: 'l2fabric vm', where VMs boot (macOS)
 //   - topics.go: 'l2fabric help specs' and 'l2fabric help config'
-//   - version.go: --version, from main.version and the VCS commit
+//   - version.go: --version, from main.version and the VCS commit (or
+//     main.commit, which make stamps)
 //   - paths.go, kinds_*.go: default socket paths, this platform's port kinds
 package main
 
