@@ -5,8 +5,7 @@
 #   make run     build and run l2fabric with its default port, or with
 #                ARGS="--port ..."
 #   make install install bin/l2fabric (built if missing) in $(PREFIX)/bin
-#                (/usr/local/bin; DESTDIR=
-#                for packaging)
+#                (/usr/local/bin; DESTDIR= for packaging)
 #   make test    the whole test suite, as CI runs it (as root: it installs
 #                qemu and a guest kernel from Debian's packages)
 #   make bench   FDB and forwarding benchmarks, and the forwarding rate
