@@ -27,6 +27,9 @@
 //   - dumps.go: Ports, Entries and Stats, for the control socket.
 //   - nat.go: NATPort, for ports that translate addresses (MAC-NAT), and
 //     NATEntries, their tables for the control socket.
+//   - socketfile.go: SocketInUseError and SocketFiler, so that a socket
+//     this fabric's own port holds is named as such.
+//   - words.go: Count, "1 client" and "2 clients" in dumps.
 //   - counters.go, linkstate.go: per-port counters, and a ready-made Linker.
 //
 // The learning table is package fdb, frame views are package frames, and

@@ -20,7 +20,7 @@ import (
 // and opening a port on an interface. Each platform supplies the summary
 // and the port itself.
 
-var forms = []string{"host:IFACE"}
+var forms = []string{"host:IFACE[,promisc=on|off][,macnat=auto|on|off][,macnat-max=N]"}
 
 // portOpener opens the platform's port on ifi, whose name o.ifname is.
 // mtu is the port's MTU; log is the port's logger.

@@ -42,7 +42,7 @@ func TestParseOptions(t *testing.T) {
 
 func TestKind(t *testing.T) {
 	k := Kind()
-	if k.Name != "host" || len(k.Forms) != 1 || k.Forms[0] != "host:IFACE" || strings.Join(k.Keys, " ") != "promisc macnat macnat-max" || k.Summary == "" {
+	if k.Name != "host" || len(k.Forms) != 1 || k.Forms[0] != "host:IFACE[,promisc=on|off][,macnat=auto|on|off][,macnat-max=N]" || strings.Join(k.Keys, " ") != "promisc macnat macnat-max" || k.Summary == "" {
 		t.Errorf("kind %+v", k)
 	}
 	if err := k.Check(spec("host:", ""), fabric.PortConfig{}); err == nil {

@@ -122,7 +122,7 @@ func TestHelpListsKindsAndOptions(t *testing.T) {
 	if code := Main([]string{"help", "specs"}, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	for _, w := range []string{"dgram:PATH", "dgram:fd=N", "trunk=LIST", "mac=MAC", "host:IFACE", "promisc=..."} {
+	for _, w := range []string{"dgram:PATH", "dgram:fd=N", "trunk=LIST", "mac=MAC", "host:IFACE[,promisc=on|off]", "promisc=..."} {
 		if !strings.Contains(stdout.String(), w) {
 			t.Errorf("help lacks %q", w)
 		}
