@@ -25,6 +25,11 @@
 //   - entries.go: static entries, and deleting and flushing entries.
 //   - filters.go: telling AddressFilter ports which MACs live elsewhere.
 //   - dumps.go: Ports, Entries and Stats, for the control socket.
+//   - nat.go: NATPort, for ports that translate addresses (MAC-NAT), and
+//     NATEntries, their tables for the control socket.
+//   - socketfile.go: SocketInUseError and SocketFiler, so that a socket
+//     this fabric's own port holds is named as such.
+//   - words.go: Count, "1 client" and "2 clients" in dumps.
 //   - counters.go, linkstate.go: per-port counters, and a ready-made Linker.
 //   - remote.go: what tunnel ports (vxlan) add: remote endpoints in dumps,
 //     static entries pinned to one, flood lists.

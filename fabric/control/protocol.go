@@ -24,6 +24,7 @@
 //	attach     {"spec":"KIND:ARG,..."}       → {"name": NAME}
 //	detach     {"name":NAME}
 //	vxlan.remote {"port":NAME,"op":"add"|"del"|"list","remote":IP} → {"remotes": [IP...]}
+//	macnat.show {"port":NAME}                → [NATDumpEntry...] (MAC-NAT tables; port optional)
 //	reload                                   → ReloadResult (re-read the --config file)
 //	help                                     → [{"name","args","help"}...]
 //
@@ -114,6 +115,11 @@ type AttachResult struct {
 // DetachArgs names the port or device detach removes.
 type DetachArgs struct {
 	Name string `json:"name"`
+}
+
+// MACNATShowArgs limits macnat.show to one port.
+type MACNATShowArgs struct {
+	Port string `json:"port,omitempty"`
 }
 
 // VersionResult is version's result.
