@@ -26,6 +26,9 @@ type PortInfo struct {
 	FDB        int       `json:"fdb_entries"`
 	Attached   time.Time `json:"attached"`
 	Counters   Counters  `json:"counters"`
+	// BackendDrops are the backend's own drops by reason (see
+	// BackendDropper).
+	BackendDrops map[string]uint64 `json:"backend_drops,omitempty"`
 }
 
 // Ports returns the attached ports, and devices that have no port (a
@@ -50,6 +53,9 @@ func (f *Fabric) Ports() []PortInfo {
 		}
 		if d, ok := p.dev.(RxDropper); ok {
 			pi.Counters.RxBackend = d.RxDropped()
+		}
+		if d, ok := p.dev.(BackendDropper); ok {
+			pi.BackendDrops = d.BackendDrops()
 		}
 		if np, ok := p.dev.(NATPort); ok {
 			c := np.NATCounters()
@@ -81,6 +87,9 @@ type Entry struct {
 	// Pending marks a static entry whose port is not attached (yet).
 	Pending bool    `json:"pending,omitempty"`
 	Age     float64 `json:"age_seconds"`
+	// Via is the remote endpoint (VTEP) the MAC lives behind, on a tunnel
+	// port (see RemoteLocator).
+	Via string `json:"via,omitempty"`
 }
 
 // Entries returns the learning table, then the pending static entries,
@@ -88,7 +97,8 @@ type Entry struct {
 func (f *Fabric) Entries() []Entry {
 	var out []Entry
 	for _, e := range f.fdb.Entries() {
-		out = append(out, Entry{Port: e.Port.Name, VLAN: e.VLAN, MAC: e.MAC, Static: e.Static, Age: e.Age.Seconds()})
+		out = append(out, Entry{Port: e.Port.Name, VLAN: e.VLAN, MAC: e.MAC, Static: e.Static, Age: e.Age.Seconds(),
+			Via: via(e.Port, e.VLAN, e.MAC)})
 	}
 	out = append(out, f.pendingStatics()...)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Port < out[j].Port })

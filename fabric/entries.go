@@ -114,6 +114,7 @@ func (f *Fabric) DeleteEntry(vlan uint16, mac frames.MAC) error {
 	if !f.fdb.Delete(vlan, mac) && n == len(f.statics) {
 		return fmt.Errorf("no entry for %s in VLAN %d", mac, vlan)
 	}
+	f.unpin(vlan, mac)
 	f.macsMayHaveChanged()
 	return nil
 }

@@ -31,6 +31,8 @@
 //     this fabric's own port holds is named as such.
 //   - words.go: Count, "1 client" and "2 clients" in dumps.
 //   - counters.go, linkstate.go: per-port counters, and a ready-made Linker.
+//   - remote.go: what tunnel ports (vxlan) add: remote endpoints in dumps,
+//     static entries pinned to one, flood lists.
 //
 // The learning table is package fdb, frame views are package frames, and
 // each port kind is a package under backends/.

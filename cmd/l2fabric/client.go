@@ -63,7 +63,7 @@ func (a *app) fdbCommand() *cobra.Command {
 			return printJSON(a.stdout, entries)
 		}
 		tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "PORT\tVLAN\tMAC\tAGE")
+		fmt.Fprintln(tw, "PORT\tVLAN\tMAC\tAGE\tVIA")
 		for _, e := range entries {
 			age := strconv.Itoa(int(e.Age))
 			switch {
@@ -72,7 +72,7 @@ func (a *app) fdbCommand() *cobra.Command {
 			case e.Static:
 				age = "static"
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", e.Port, e.VLAN, e.MAC, age)
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", e.Port, e.VLAN, e.MAC, age, viaColumn(e.Via))
 		}
 		return tw.Flush()
 	}
@@ -94,16 +94,17 @@ func (a *app) fdbCommand() *cobra.Command {
 
 	add := noFileCompletion(&cobra.Command{
 		ValidArgsFunction: a.completeStatic,
-		Use:               "add MAC@PORT[,vlan=N]",
-		Short:             "add a static entry",
-		Example:           "  l2fabric fdb add 52:54:00:12:34:56@router,vlan=10",
-		Args:              exactArgs(1, "one MAC@PORT[,vlan=N], e.g. l2fabric fdb add 52:54:00:12:34:56@router"),
+		Use:               "add MAC@PORT[,vlan=N][,dst=IP]",
+		Short:             "add a static entry (dst: its VTEP, on a vxlan port)",
+		Example:           "  l2fabric fdb add 52:54:00:12:34:56@router,vlan=10\n  l2fabric fdb add 52:54:00:12:34:56@vx,dst=10.0.0.2",
+		Args:              exactArgs(1, "one MAC@PORT[,vlan=N][,dst=IP], e.g. l2fabric fdb add 52:54:00:12:34:56@router"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := parseStatic(args[0])
+			arg, dst := cutDst(args[0])
+			st, err := parseStatic(arg)
 			if err != nil {
 				return usagef("fdb add %q: %v", args[0], err)
 			}
-			return a.call("fdb.add", control.FDBAddArgs{MAC: st.MAC.String(), Port: st.Port, VLAN: st.VLAN}, nil)
+			return a.call("fdb.add", control.FDBAddArgs{MAC: st.MAC.String(), Port: st.Port, VLAN: st.VLAN, Dst: dst}, nil)
 		},
 	})
 	var delVLAN uint16
@@ -188,7 +189,7 @@ func (a *app) portsCommand() *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", p.Name, p.Kind, p.State,
 					fabric.DescribeVLANs(p.VLAN, p.Trunk), p.MTU,
 					p.Counters.RxFrames, p.Counters.RxBytes, p.Counters.TxFrames, p.Counters.TxBytes, p.FDB,
-					formatDrops(p.Counters), p.Info)
+					formatDrops(p.Counters)+formatBackendDrops(p.BackendDrops), p.Info)
 			}
 			return tw.Flush()
 		},

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"reflect"
 	"sort"
 	"strings"
@@ -71,7 +72,7 @@ func commands() []command {
 			}
 			return out, nil
 		}),
-		withArgs("fdb.add", "add a static entry (vlan defaults to 1)", func(s *Server, a *FDBAddArgs) (any, error) {
+		withArgs("fdb.add", "add a static entry (vlan defaults to 1; dst: its VTEP on a vxlan port)", func(s *Server, a *FDBAddArgs) (any, error) {
 			mac, err := frames.ParseMAC(a.MAC)
 			if err != nil {
 				return nil, err
@@ -79,7 +80,15 @@ func commands() []command {
 			if a.Port == "" {
 				return nil, errors.New("fdb.add: port is required")
 			}
-			return struct{}{}, s.f.AddStatic(fabric.Static{VLAN: a.VLAN, MAC: mac, Port: a.Port}, false)
+			st := fabric.Static{VLAN: a.VLAN, MAC: mac, Port: a.Port}
+			if a.Dst != "" {
+				dst, err := netip.ParseAddr(a.Dst)
+				if err != nil {
+					return nil, fmt.Errorf("fdb.add: dst %q is not an IP address", a.Dst)
+				}
+				return struct{}{}, s.f.AddStaticVia(st, dst)
+			}
+			return struct{}{}, s.f.AddStatic(st, false)
 		}),
 		withArgs("fdb.del", "remove an entry, static or learned (vlan defaults to 1)", func(s *Server, a *FDBDelArgs) (any, error) {
 			mac, err := frames.ParseMAC(a.MAC)
@@ -105,6 +114,9 @@ func commands() []command {
 		}),
 		withArgs("detach", "remove a port or device", func(s *Server, a *DetachArgs) (any, error) {
 			return struct{}{}, s.f.Detach(a.Name)
+		}),
+		withArgs("vxlan.remote", "add a remote VTEP to a vxlan port's flood list, remove one (op add, del), or list them (op list)", func(s *Server, a *RemoteArgs) (any, error) {
+			return remoteCommand(s.f, *a)
 		}),
 		withArgs("macnat.show", "the MAC-NAT tables of translating host ports (Wi-Fi), of one port or of all: address, VM MAC, the VM's port, age", func(s *Server, a *MACNATShowArgs) (any, error) {
 			if _, err := s.portFilter(a.Port); err != nil {

@@ -132,7 +132,7 @@ func TestBadRequestsGetErrorsAndChangeNothing(t *testing.T) {
 		{"fdb.add", control.FDBAddArgs{MAC: "01:00:5e:00:00:01", Port: "vm1"}, "not a unicast"},
 		{"fdb.add", control.FDBAddArgs{MAC: "zz", Port: "vm1"}, "bad MAC"},
 		{"fdb.add", control.FDBAddArgs{MAC: "52:54:00:00:00:01", Port: "ghost"}, `no port named "ghost"`},
-		{"fdb.add", map[string]any{"mac": "52:54:00:00:00:01", "port": "vm1", "colour": 1}, `unknown argument "colour" (arguments: "mac": a string, "port": a string, "vlan": a number from 0 to 65535)`},
+		{"fdb.add", map[string]any{"mac": "52:54:00:00:00:01", "port": "vm1", "colour": 1}, `unknown argument "colour" (arguments: "mac": a string, "port": a string, "vlan": a number from 0 to 65535, "dst": a string)`},
 		{"fdb.show", map[string]any{"vlan": "ten"}, `fdb.show: argument "vlan" is a string, want a number from 0 to 65535`},
 		{"fdb.del", map[string]any{"mac": "52:54:00:00:00:01", "vlan": 70000}, `argument "vlan" is the number 70000, want a number from 0 to 65535`},
 		{"fdb.flush", []int{1}, `fdb.flush: args are an array, want an object {"port": a string}`},

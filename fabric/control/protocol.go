@@ -18,11 +18,12 @@
 //	ports                                    → [PortInfo...]
 //	stats                                    → Stats
 //	fdb.show   {"port":NAME,"vlan":N}        → [Entry...] (both filters optional)
-//	fdb.add    {"mac":MAC,"port":NAME,"vlan":N}   static entry (vlan defaults to 1)
+//	fdb.add    {"mac":MAC,"port":NAME,"vlan":N,"dst":IP}   static entry (vlan defaults to 1; dst: its VTEP on a vxlan port)
 //	fdb.del    {"mac":MAC,"vlan":N}
 //	fdb.flush  {"port":NAME}                 → {"flushed": N} (learned entries; all ports when no port)
 //	attach     {"spec":"KIND:ARG,..."}       → {"name": NAME}
 //	detach     {"name":NAME}
+//	vxlan.remote {"port":NAME,"op":"add"|"del"|"list","remote":IP} → {"remotes": [IP...]}
 //	macnat.show {"port":NAME}                → [NATDumpEntry...] (MAC-NAT tables; port optional)
 //	reload                                   → ReloadResult (re-read the --config file)
 //	help                                     → [{"name","args","help"}...]
@@ -66,6 +67,23 @@ type FDBAddArgs struct {
 	MAC  string `json:"mac"`
 	Port string `json:"port"`
 	VLAN uint16 `json:"vlan,omitempty"`
+	// Dst, on a tunnel port (vxlan), is the remote endpoint the MAC lives
+	// behind.
+	Dst string `json:"dst,omitempty"`
+}
+
+// RemoteArgs is vxlan.remote's request: add a remote endpoint to a tunnel
+// port's flood list, remove one, or list them.
+type RemoteArgs struct {
+	Port   string `json:"port"`
+	Op     string `json:"op"`
+	Remote string `json:"remote,omitempty"`
+}
+
+// RemotesResult is vxlan.remote's result: the port's flood list after the
+// operation.
+type RemotesResult struct {
+	Remotes []string `json:"remotes"`
 }
 
 // FDBDelArgs names the entry fdb.del removes.
