@@ -16,6 +16,7 @@ import (
 	"github.com/l2fabric/l2fabric/backends/vm"
 	"github.com/l2fabric/l2fabric/fabric"
 	"github.com/l2fabric/l2fabric/fabric/control"
+	"github.com/l2fabric/l2fabric/fabric/metrics"
 	"github.com/l2fabric/l2fabric/fdb"
 	"github.com/l2fabric/l2fabric/frames"
 )
@@ -26,6 +27,7 @@ type runConfig struct {
 	statics      []fabric.Static
 	control      string
 	controlGroup string
+	metrics      string // HOST:PORT of /metrics, or "" for none
 	fdb          fdb.Config
 	flow         fabric.FlowControl
 	logLevel     hclog.Level
@@ -52,6 +54,7 @@ func parseRunFlags(args []string, stderr io.Writer) (*runConfig, error) {
 	}
 	fs.StringVar(&rc.control, "control", defaultControlPath(), "control socket path (env L2FABRIC_CONTROL)")
 	fs.StringVar(&rc.controlGroup, "control-group", "", "group allowed to use the control socket (mode 0660 instead of 0600)")
+	fs.StringVar(&rc.metrics, "metrics", "", "serve Prometheus metrics on http://ADDR/metrics, e.g. 127.0.0.1:9470 (off by default)")
 	fs.DurationVar(&rc.fdb.Aging, "fdb-aging", fdb.DefaultAging, "forget a learned MAC after this long unseen")
 	fs.IntVar(&fdbMax, "fdb-max", fdb.DefaultMaxEntries, "learning table size limit; when full the least recently used entry of the port with the most entries is evicted")
 	fs.DurationVar(&hold, "flow-hold", fabric.DefaultMaxHold, "how long a port may wait per batch for room at a busy port instead of dropping (0: never wait, drop at once)")
@@ -178,6 +181,12 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
+	var ms *metrics.Server
+	if rc.metrics != "" {
+		if ms, err = metrics.Listen(rc.metrics, f, log.Named("metrics")); err != nil {
+			return err
+		}
+	}
 	srv, err := control.Listen(control.ServerConfig{Path: rc.control, Group: rc.controlGroup, Version: version(), Logger: log.Named("control")}, f)
 	if err != nil {
 		return err
@@ -188,6 +197,9 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 	serveCtx, stopServe := context.WithCancel(context.Background())
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.Serve(serveCtx) }()
+	if ms != nil {
+		go ms.Serve(serveCtx)
+	}
 	shutdown := func() {
 		stopServe()
 		<-serveDone
