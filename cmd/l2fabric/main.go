@@ -12,6 +12,9 @@
 //	l2fabric stats [--json]                                 fabric and FDB counters
 //	l2fabric attach KIND:ARG[,KEY=VALUE]...                 add a port at run time
 //	l2fabric detach NAME                                    remove a port or device
+//	l2fabric capture [--port NAME]... [--vlan N] [-w FILE|-] [-c N] [--duration D]
+//	                                                        capture frames (pcapng or text)
+//	l2fabric monitor [--json]                               watch FDB and port events
 //	l2fabric vm create NAME --kernel PATH [flags]           define a VM for --port vm:NAME (macOS)
 //	l2fabric vm list [--json]                               list the VMs defined (macOS)
 //	l2fabric version
@@ -65,6 +68,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = attachCommand(rest, stdout)
 	case "detach":
 		err = detachCommand(rest, stdout)
+	case "capture":
+		err = observeCommand(newCaptureCmd, rest, stdout, stderr)
+	case "monitor":
+		err = observeCommand(newMonitorCmd, rest, stdout, stderr)
 	case "vm":
 		err = vmCommand(rest, stdout)
 	case "version":
@@ -100,6 +107,9 @@ Usage:
   l2fabric stats [--json]                                 fabric and FDB counters
   l2fabric attach KIND:ARG[,KEY=VALUE]...                 add a port at run time
   l2fabric detach NAME                                    remove a port or device
+  l2fabric capture [--port NAME]... [--vlan N] [-w FILE|-] [-c N] [--duration D]
+                                                          capture frames (pcapng or text)
+  l2fabric monitor [--json]                               watch FDB and port events
   l2fabric vm create NAME --kernel PATH [flags]           define a VM for --port vm:NAME (macOS)
   l2fabric vm list [--json]                               list the VMs defined (macOS)
   l2fabric version

@@ -54,6 +54,10 @@ func (c *Client) Stream(command string, args any) (*Stream, error) {
 // Read reads the stream.
 func (s *Stream) Read(p []byte) (int, error) { return s.c.r.Read(p) }
 
+// Buffered returns how many bytes of the stream have been received but
+// not yet read.
+func (s *Stream) Buffered() int { return s.c.r.Buffered() }
+
 // Stop asks the daemon to end the stream: it sends what it holds and its
 // closing record, then closes. Reads fail after timeout if it does not.
 func (s *Stream) Stop(timeout time.Duration) error {
