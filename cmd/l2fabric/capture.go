@@ -154,6 +154,9 @@ func copyCapture(ctx context.Context, s captureStream, sink captureSink) (captur
 			if ctx.Err() != nil && (errors.Is(err, io.EOF) || errors.Is(err, os.ErrDeadlineExceeded)) {
 				return captured, dropped, nil // stopped, and the daemon did not finish in time
 			}
+			if errors.Is(err, io.EOF) {
+				return captured, dropped, errors.New("capture: l2fabric closed the stream before its end (is it stopping?)")
+			}
 			return captured, dropped, fmt.Errorf("capture: %w", err)
 		}
 		switch rec.Type {
