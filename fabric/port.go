@@ -25,6 +25,9 @@
 //   - entries.go: static entries, and deleting and flushing entries.
 //   - filters.go: telling AddressFilter ports which MACs live elsewhere.
 //   - dumps.go: Ports, Entries and Stats, for the control socket.
+//   - capture.go: captures, offered frames where they enter (forward) and
+//     leave (transmit), one atomic load per batch when none runs.
+//   - events.go: events (learned, moved, port down...) for subscribers.
 //   - counters.go, linkstate.go: per-port counters, and a ready-made Linker.
 //
 // The learning table is package fdb, frame views are package frames, and
