@@ -187,8 +187,12 @@ func (c *Capture) put(p *port, dir Direction, now time.Time, fr []byte) {
 	}
 	r.Port, r.Dir, r.Time = p.Name, dir, now
 	r.Data = append(r.Data[:0], fr...)
-	c.copied.Add(1)
-	c.ready <- r // never blocks: there are as many records as room
+	select {
+	case c.ready <- r: // there is room for every record a capture has
+		c.copied.Add(1)
+	default: // unless its reader released one that was not its own
+		c.lost.Add(1)
+	}
 }
 
 // frameVLAN is the VLAN a frame on p belongs to, for filters: its tag's
