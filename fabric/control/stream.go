@@ -158,9 +158,10 @@ func streamCapture(w io.Writer, c *fabric.Capture, count uint64, stop <-chan str
 	}
 }
 
-// streamEvents writes sub's events to w as JSON lines until stop. Events
-// the subscription had to drop are reported as one EventSuppressed with
-// their count, before the next event or within statsEvery.
+// streamEvents writes sub's events to w as JSON lines until stop, then
+// what the subscription still holds. Events the subscription had to drop
+// are reported as one EventSuppressed with their count, before the next
+// event, within statsEvery, or at the end.
 func streamEvents(w io.Writer, sub *fabric.Subscription, stop <-chan struct{}) error {
 	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)
@@ -175,6 +176,15 @@ func streamEvents(w io.Writer, sub *fabric.Subscription, stop <-chan struct{}) e
 	for {
 		select {
 		case <-stop:
+			// Send what is still buffered, and how many were lost.
+			for len(sub.Events()) > 0 {
+				if err := enc.Encode(<-sub.Events()); err != nil {
+					return err
+				}
+			}
+			if err := suppressed(); err != nil {
+				return err
+			}
 			return bw.Flush()
 		case <-tick.C:
 			if err := suppressed(); err != nil {

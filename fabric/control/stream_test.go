@@ -117,6 +117,65 @@ func TestMonitorStream(t *testing.T) {
 	}
 }
 
+// A MAC flood learns far more addresses than a monitor's buffer holds:
+// the monitor is told of every one, as an event or in a suppressed count.
+func TestMonitorAccountsForEveryEventOfAFlood(t *testing.T) {
+	f, path := serve(t)
+	a, b := fabrictest.New(64), fabrictest.New(64)
+	for name, p := range map[string]*fabrictest.Port{"a": a, "b": b} {
+		if err := f.Attach(p, fabric.PortConfig{Name: name}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := control.Dial(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s, err := c.Stream("monitor", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 20000 // more than the table's 8192: evictions too
+	for i := 0; i < n; i++ {
+		fr := broadcast(0, 46)
+		fr[8], fr[9], fr[10], fr[11] = byte(i>>24), byte(i>>16), byte(i>>8), byte(i)
+		a.Inject(fr)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for f.Stats().FDB.Learned < n && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	st := f.Stats().FDB
+	if st.Learned != n {
+		t.Fatalf("learned %d of %d", st.Learned, n)
+	}
+	if err := s.Stop(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	counts := map[fabric.EventType]int{}
+	sc := bufio.NewScanner(s)
+	for sc.Scan() {
+		var ev fabric.Event
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			t.Fatalf("%s: %v", sc.Bytes(), err)
+		}
+		if ev.Type == fabric.EventSuppressed {
+			counts[ev.Type] += ev.Count
+		} else {
+			counts[ev.Type]++
+		}
+	}
+	if sc.Err() != nil {
+		t.Fatal(sc.Err())
+	}
+	t.Logf("events: %v", counts)
+	got := counts[fabric.EventLearned] + counts[fabric.EventEvicted] + counts[fabric.EventSuppressed]
+	if want := int(st.Learned + st.Evicted); got != want {
+		t.Errorf("events %v account for %d learned and evicted entries, want %d", counts, got, want)
+	}
+}
+
 func TestStreamBadArgs(t *testing.T) {
 	_, path := serve(t)
 	c, err := control.Dial(path)
