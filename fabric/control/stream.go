@@ -100,16 +100,32 @@ func streamArgs(req Request, v any) error {
 	return nil
 }
 
-// streamCapture writes c's frames to w as records until stop, or count
-// frames when count is not 0, then the 'E' record. It flushes whenever it
-// has written all the frames captured so far, so a live reader sees each
-// batch at once.
+// streamCapture writes c's frames to w as records until stop (then the
+// frames it still holds), or count frames when count is not 0, then the
+// 'E' record. It flushes whenever it has written all the frames captured
+// so far, so a live reader sees each batch at once.
 func streamCapture(w io.Writer, c *fabric.Capture, count uint64, stop <-chan struct{}) error {
 	rw := NewRecordWriter(w)
 	ids := map[string]uint16{}
 	tick := time.NewTicker(statsEvery)
 	defer tick.Stop()
 	var sent uint64
+	write := func(r *fabric.CapturedFrame) error {
+		defer c.Release(r)
+		id, ok := ids[r.Port]
+		if !ok {
+			if len(ids) > 0xffff {
+				return errors.New("capture: more than 65536 port names")
+			}
+			id = uint16(len(ids))
+			ids[r.Port] = id
+			if err := rw.Port(id, r.Port); err != nil {
+				return err
+			}
+		}
+		sent++
+		return rw.Frame(id, r.Dir, r.Time, r.Data)
+	}
 	end := func() error {
 		if err := rw.Counts(RecordEnd, sent, c.Dropped()); err != nil {
 			return err
@@ -119,6 +135,11 @@ func streamCapture(w io.Writer, c *fabric.Capture, count uint64, stop <-chan str
 	for {
 		select {
 		case <-stop:
+			for len(c.Frames()) > 0 && (count == 0 || sent < count) {
+				if err := write(<-c.Frames()); err != nil {
+					return err
+				}
+			}
 			return end()
 		case <-tick.C:
 			if err := rw.Counts(RecordStats, sent, c.Dropped()); err != nil {
@@ -128,24 +149,9 @@ func streamCapture(w io.Writer, c *fabric.Capture, count uint64, stop <-chan str
 				return err
 			}
 		case r := <-c.Frames():
-			id, ok := ids[r.Port]
-			if !ok {
-				if len(ids) > 0xffff {
-					c.Release(r)
-					return errors.New("capture: more than 65536 port names")
-				}
-				id = uint16(len(ids))
-				ids[r.Port] = id
-				if err := rw.Port(id, r.Port); err != nil {
-					return err
-				}
-			}
-			err := rw.Frame(id, r.Dir, r.Time, r.Data)
-			c.Release(r)
-			if err != nil {
+			if err := write(r); err != nil {
 				return err
 			}
-			sent++
 			if count > 0 && sent >= count {
 				return end()
 			}
