@@ -5,16 +5,21 @@
 #                qemu and a guest kernel from Debian's packages)
 #   make bench   FDB and forwarding benchmarks, and the forwarding rate
 #                against vde_switch and a bare relay
+#   make release binaries for macOS and Linux, arm64 and amd64, in dist/
+#                (docs/release.md: the macOS build with vm: ports is made
+#                and signed on a Mac)
 
 GO ?= go
 BIN := bin/l2fabric
+# The release a tagged commit is; l2fabric --version adds the commit.
+VERSION ?= $(shell git describe --tags --exact-match 2>/dev/null)
 
-.PHONY: all build run setup vet test unit integration bench clean
+.PHONY: all build run setup vet test unit integration bench release clean
 
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/l2fabric
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/l2fabric
 
 run: build
 	./$(BIN)
@@ -54,5 +59,23 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./fdb/ ./fabric/
 	$(GO) run ./integration/bench
 
+# Release binaries: stamped with the version (git describe: the tag, the
+# commits since it and the commit, -dirty for uncommitted changes; or
+# VERSION=v1.2.3), built without cgo, so the darwin ones have no vm:
+# ports (docs/release.md builds and signs that one on a Mac).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+RELEASE_TARGETS := darwin/arm64 darwin/amd64 linux/amd64 linux/arm64
+RELEASE_LDFLAGS := -s -w -X main.version=$(VERSION)
+
+release:
+	rm -rf dist
+	mkdir -p dist
+	@for t in $(RELEASE_TARGETS); do \
+		os=$${t%/*}; arch=$${t#*/}; out=dist/l2fabric-$(VERSION)-$$os-$$arch; \
+		echo "$$out"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(RELEASE_LDFLAGS)' -o $$out ./cmd/l2fabric || exit 1; \
+	done
+	cd dist && sha256sum l2fabric-* > SHA256SUMS
+
 clean:
-	rm -rf bin
+	rm -rf bin dist

@@ -51,7 +51,7 @@ func (f *Fabric) Attach(dev Port, cfg PortConfig) error {
 	for _, s := range f.statics {
 		if s.Port == p.Name {
 			if !p.member(s.VLAN) {
-				f.log.Warn("static entry not installed: the port is not a member of its VLAN", "port", p.Name, "mac", s.MAC, "vlan", s.VLAN, "port_vlans", describeVLANs(p.PortConfig))
+				f.log.Warn("static entry not installed: the port is not a member of its VLAN", "port", p.Name, "mac", s.MAC, "vlan", s.VLAN, "port_vlans", DescribeVLANs(p.VLAN, FormatVLANList(p.Trunk)))
 				continue
 			}
 			if err := f.fdb.AddStatic(s.VLAN, s.MAC, p); err != nil {
@@ -70,7 +70,7 @@ func (f *Fabric) Attach(dev Port, cfg PortConfig) error {
 		f.wg.Add(1)
 		go f.linkLoop(p, l.LinkEvents())
 	}
-	f.log.Info("port attached", "port", p.Name, "kind", p.Kind, "info", p.Info, "vlans", describeVLANs(p.PortConfig), "mtu", p.MTU)
+	f.log.Info("port attached", "port", p.Name, "kind", p.Kind, "info", p.Info, "vlans", DescribeVLANs(p.VLAN, FormatVLANList(p.Trunk)), "mtu", p.MTU)
 	f.publish(Event{Type: EventPortAttached, Port: p.Name, Kind: p.Kind})
 	return nil
 }

@@ -49,6 +49,24 @@ type Counters struct {
 	TxOversize uint64 `json:"drop_tx_oversize"`
 }
 
+// DropCount is one drop counter, named by its reason as in the JSON key
+// without "drop_": "runt", "tx_queue_full".
+type DropCount struct {
+	Reason string
+	Count  uint64
+}
+
+// DropCounts returns every drop counter with its reason, in the order of
+// the fields of Counters.
+func (c Counters) DropCounts() []DropCount {
+	return []DropCount{
+		{"runt", c.Runt}, {"oversize", c.Oversize}, {"tagged_on_access", c.TaggedOnAccess},
+		{"vlan", c.VLAN}, {"spoofed", c.Spoofed}, {"bad_source", c.BadSource},
+		{"link_local", c.LinkLocal}, {"rx_backend", c.RxBackend}, {"link_down", c.LinkDown},
+		{"tx_queue_full", c.TxQueueFull}, {"tx_error", c.TxError}, {"tx_oversize", c.TxOversize},
+	}
+}
+
 // Drops returns the sum of all drop counters.
 func (c Counters) Drops() uint64 {
 	return c.Runt + c.Oversize + c.TaggedOnAccess + c.VLAN + c.Spoofed + c.BadSource +

@@ -291,7 +291,8 @@ func (q *port) send(b *batch, idx []int) {
 		q.tx.commit(1)
 	}
 	q.tx.unlock()
-	q.tx.notify()
+	// Count before waking the writer, so that whoever sees a later frame
+	// leave the port also sees the drops that came before it.
 	if full > 0 {
 		q.c.txQueueFull.Add(full)
 	}
@@ -301,6 +302,7 @@ func (q *port) send(b *batch, idx []int) {
 	if bad > 0 {
 		q.c.txError.Add(bad)
 	}
+	q.tx.notify()
 }
 
 // Results of segment.

@@ -238,6 +238,20 @@ func ParseVLANList(s string) ([]uint16, error) {
 	return set.List(), nil
 }
 
+// DescribeVLANs says which VLANs a port carries, for people: "access 10",
+// "trunk 10+20", "trunk 10+20 native 5". trunk is in FormatVLANList's
+// form, empty for an access port; vlan is the access or native VLAN (0 on
+// a trunk without one).
+func DescribeVLANs(vlan uint16, trunk string) string {
+	if trunk == "" {
+		return "access " + strconv.Itoa(int(vlan))
+	}
+	if vlan == 0 {
+		return "trunk " + trunk
+	}
+	return "trunk " + trunk + " native " + strconv.Itoa(int(vlan))
+}
+
 // FormatVLANList is the inverse of ParseVLANList: "10+20+100-199".
 func FormatVLANList(vlans []uint16) string {
 	var b strings.Builder
@@ -288,16 +302,4 @@ func (s *VLANSet) List() []uint16 {
 		}
 	}
 	return out
-}
-
-// describeVLANs formats a port's VLAN membership for logs and errors.
-func describeVLANs(c PortConfig) string {
-	if !c.IsTrunk() {
-		return fmt.Sprintf("access vlan %d", c.VLAN)
-	}
-	s := "trunk " + FormatVLANList(c.Trunk)
-	if c.VLAN != 0 {
-		s += fmt.Sprintf(" native %d", c.VLAN)
-	}
-	return strings.TrimSpace(s)
 }

@@ -223,10 +223,13 @@ func startDaemonIn(t *testing.T, ns, dir string, args ...string) *daemon {
 	return d
 }
 
-// listenPath returns the socket path of a dgram listener spec
-// (dgram:PATH[,...]), or "" for other specs.
+// listenPath returns the socket path of a dgram or stream listener spec
+// (dgram:PATH[,...], stream:PATH[,...]), or "" for other specs.
 func listenPath(spec string) string {
 	arg, ok := strings.CutPrefix(spec, "dgram:")
+	if !ok {
+		arg, ok = strings.CutPrefix(spec, "stream:")
+	}
 	if !ok {
 		return ""
 	}

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/l2fabric/l2fabric/fabric"
+	"github.com/l2fabric/l2fabric/internal/sockbuf"
 )
 
 // Socket buffer sizes, as vfkit sets them: Apple recommends a receive
@@ -99,12 +100,8 @@ func newConn(fd int, name string, batch int) (*conn, error) {
 	return c, nil
 }
 
-// setBuffers sizes the socket buffers as vfkit does. As root it uses the
-// FORCE variants on Linux so that net.core.rmem_max does not cap them.
-func setBuffers(fd int) {
-	setBuffer(fd, unix.SO_SNDBUF, sendBufferSize)
-	setBuffer(fd, unix.SO_RCVBUF, recvBufferSize)
-}
+// setBuffers sizes the socket buffers as vfkit does.
+func setBuffers(fd int) { sockbuf.Set(fd, sendBufferSize, recvBufferSize) }
 
 // recv reads up to len(bufs) datagrams, storing each length in sizes (a
 // truncated datagram gets a size larger than its buffer) and, when from is

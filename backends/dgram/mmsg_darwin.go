@@ -91,7 +91,5 @@ func (darwinCalls) sendmsg(fd int, h *msghdrX, flags int) (int, error) {
 	return int(r), nil
 }
 
-func setBuffer(fd, opt, size int) { _ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, opt, size) }
-
 // setAddrLen fills in the BSD sun_len field.
 func setAddrLen(a *addr) { a.raw.Len = uint8(a.len) }

@@ -5,7 +5,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/l2fabric/l2fabric/backends/internal/mmsg"
+	"github.com/l2fabric/l2fabric/internal/mmsg"
 )
 
 // recvScratch holds the recvmmsg vectors, allocated once per socket.
@@ -42,11 +42,10 @@ func recvBatch(fd int, s *recvScratch, bufs [][]byte, sizes []int, from []addr) 
 			h.Namelen = uint32(unsafe.Sizeof(from[i].raw))
 		}
 	}
-	r, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&s.hdrs[0])), uintptr(n), unix.MSG_DONTWAIT, 0, 0)
-	if errno != 0 {
-		return 0, errno
+	got, err := mmsg.Recv(fd, s.hdrs[:n], unix.MSG_DONTWAIT)
+	if err != nil {
+		return 0, err
 	}
-	got := int(r)
 	for i := 0; i < got; i++ {
 		sizes[i] = int(s.hdrs[i].Len)
 		if s.hdrs[i].Msg.Flags&unix.MSG_TRUNC != 0 {
@@ -74,24 +73,7 @@ func sendBatch(fd int, s *sendScratch, bufs [][]byte, to *addr) (int, error) {
 			h.Namelen = to.len
 		}
 	}
-	r, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&s.hdrs[0])), uintptr(n), unix.MSG_DONTWAIT, 0, 0)
-	if errno != 0 {
-		return 0, errno
-	}
-	return int(r), nil
-}
-
-// setBuffer sets a socket buffer size, with the FORCE variant first so
-// that root is not capped by net.core.[rw]mem_max.
-func setBuffer(fd, opt, size int) {
-	force := unix.SO_SNDBUFFORCE
-	if opt == unix.SO_RCVBUF {
-		force = unix.SO_RCVBUFFORCE
-	}
-	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, force, size) == nil {
-		return
-	}
-	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, opt, size)
+	return mmsg.Send(fd, s.hdrs[:n], unix.MSG_DONTWAIT)
 }
 
 // setAddrLen completes an address built by makeAddr (Linux has no length

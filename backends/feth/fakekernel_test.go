@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/l2fabric/l2fabric/backends/internal/linkwatch"
 )
 
 // fakeKernel models what xnu does with the feth port's ioctls (read from
@@ -20,6 +22,14 @@ type fakeKernel struct {
 	ifs   map[string]*fakeIf
 	fails map[string]error // "op" or "op name": the error op returns
 	calls []string
+
+	// The link events xnu's PF_ROUTE socket would carry: every change of
+	// an interface's existence or flags (IFF_UP, and IFF_PROMISC, which a
+	// bridge sets on its members) is published to feed, each interface
+	// with an index of its own, the lowest free one (xnu recycles them).
+	feed      *linkwatch.Feed
+	index     map[string]int
+	published map[string]linkwatch.Link
 }
 
 type fakeIf struct {
@@ -34,10 +44,58 @@ type fakeIf struct {
 const fakeMaxMTU = 2048
 
 func newFakeKernel() *fakeKernel {
-	return &fakeKernel{ifs: map[string]*fakeIf{
+	k := &fakeKernel{ifs: map[string]*fakeIf{
 		"lo0": {kind: "lo", up: true, mtu: 16384},
 		"en0": {kind: "en", up: true, mtu: 1500},
-	}, fails: map[string]error{}}
+	}, fails: map[string]error{}, feed: linkwatch.NewFeed(), index: map[string]int{}, published: map[string]linkwatch.Link{}}
+	k.publish()
+	return k
+}
+
+// unlock publishes what changed and releases the kernel.
+func (k *fakeKernel) unlock() {
+	k.publish()
+	k.mu.Unlock()
+}
+
+// publish reports to the feed the interfaces that appeared, changed or
+// went since the last call. k.mu must be held.
+func (k *fakeKernel) publish() {
+	for name, l := range k.published {
+		if _, ok := k.ifs[name]; !ok {
+			k.feed.Delete(l.Index)
+			delete(k.published, name)
+			delete(k.index, name)
+		}
+	}
+	names := make([]string, 0, len(k.ifs))
+	for name := range k.ifs {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		i := k.ifs[name]
+		idx, ok := k.index[name]
+		if !ok {
+			idx = 1
+			for slices.ContainsFunc(names, func(n string) bool { return k.index[n] == idx }) {
+				idx++
+			}
+			k.index[name] = idx
+		}
+		var flags uint32
+		if i.up {
+			flags |= syscall.IFF_UP | syscall.IFF_RUNNING
+		}
+		if i.in != "" {
+			flags |= syscall.IFF_PROMISC
+		}
+		l := linkwatch.Link{Index: idx, Name: name, Up: i.up, Running: i.up, MTU: i.mtu, Flags: flags}
+		if k.published[name] != l {
+			k.feed.Set(l)
+			k.published[name] = l
+		}
+	}
 }
 
 var _ ifOps = (*fakeKernel)(nil)
@@ -45,7 +103,7 @@ var _ ifOps = (*fakeKernel)(nil)
 // fail makes op (on name, if given) return err from now on; nil clears it.
 func (k *fakeKernel) fail(op, name string, err error) {
 	k.mu.Lock()
-	defer k.mu.Unlock()
+	defer k.unlock()
 	key := strings.TrimSpace(op + " " + name)
 	if err == nil {
 		delete(k.fails, key)
@@ -65,7 +123,7 @@ func (k *fakeKernel) call(op, name string) error {
 
 func (k *fakeKernel) addBridge(name string, mtu int, members ...string) {
 	k.mu.Lock()
-	defer k.mu.Unlock()
+	defer k.unlock()
 	k.ifs[name] = &fakeIf{kind: "bridge", mtu: mtu, up: true}
 	for _, m := range members {
 		if k.ifs[m] == nil {
@@ -79,7 +137,7 @@ func (k *fakeKernel) addBridge(name string, mtu int, members ...string) {
 // deletem takes member out of its bridge (ifconfig BRIDGE deletem).
 func (k *fakeKernel) deletem(member string) {
 	k.mu.Lock()
-	defer k.mu.Unlock()
+	defer k.unlock()
 	k.unbridge(member)
 }
 
@@ -97,8 +155,9 @@ func (k *fakeKernel) unbridge(member string) {
 // moveTo makes member a member of bridge instead of its own.
 func (k *fakeKernel) moveTo(member, bridge string) {
 	k.mu.Lock()
-	defer k.mu.Unlock()
+	defer k.unlock()
 	k.unbridge(member)
+	k.publish() // xnu: leaving bridge1 clears IFF_PROMISC (an RTM_IFINFO)
 	k.ifs[member].in = bridge
 	k.ifs[bridge].members = append(k.ifs[bridge].members, member)
 }
@@ -107,7 +166,7 @@ func (k *fakeKernel) moveTo(member, bridge string) {
 // down), at once.
 func (k *fakeKernel) replace(name string) {
 	k.mu.Lock()
-	defer k.mu.Unlock()
+	defer k.unlock()
 	if err := k.destroyLocked(name); err != nil {
 		panic(err)
 	}
@@ -117,14 +176,14 @@ func (k *fakeKernel) replace(name string) {
 // setAdminUp sets IFF_UP by hand (ifconfig NAME up/down).
 func (k *fakeKernel) setAdminUp(name string, up bool) {
 	k.mu.Lock()
-	defer k.mu.Unlock()
+	defer k.unlock()
 	k.ifs[name].up = up
 }
 
 // state describes an interface for assertions: "feth peer=feth1 up mtu=1500 in=bridge1".
 func (k *fakeKernel) state(name string) string {
 	k.mu.Lock()
-	defer k.mu.Unlock()
+	defer k.unlock()
 	i := k.ifs[name]
 	if i == nil {
 		return "none"
@@ -149,7 +208,7 @@ func (k *fakeKernel) state(name string) string {
 // feths lists the feth interfaces.
 func (k *fakeKernel) feths() []string {
 	k.mu.Lock()
-	defer k.mu.Unlock()
+	defer k.unlock()
 	var out []string
 	for n, i := range k.ifs {
 		if i.kind == "feth" {
@@ -162,7 +221,7 @@ func (k *fakeKernel) feths() []string {
 
 func (k *fakeKernel) create(name string) (string, error) {
 	k.mu.Lock()
-	defer k.mu.Unlock()
+	defer k.unlock()
 	if err := k.call("create", name); err != nil {
 		return "", err
 	}
@@ -187,7 +246,7 @@ func (k *fakeKernel) create(name string) (string, error) {
 
 func (k *fakeKernel) destroy(name string) error {
 	k.mu.Lock()
-	defer k.mu.Unlock()
+	defer k.unlock()
 	if err := k.call("destroy", name); err != nil {
 		return err
 	}
@@ -212,7 +271,7 @@ func (k *fakeKernel) destroyLocked(name string) error {
 
 func (k *fakeKernel) setPeer(name, peer string) error {
 	k.mu.Lock()
-	defer k.mu.Unlock()
+	defer k.unlock()
 	if err := k.call("setPeer", name); err != nil {
 		return err
 	}
@@ -231,7 +290,7 @@ func (k *fakeKernel) setPeer(name, peer string) error {
 
 func (k *fakeKernel) peer(name string) (string, error) {
 	k.mu.Lock()
-	defer k.mu.Unlock()
+	defer k.unlock()
 	if err := k.call("peer", name); err != nil {
 		return "", err
 	}
@@ -247,7 +306,7 @@ func (k *fakeKernel) peer(name string) (string, error) {
 
 func (k *fakeKernel) isUp(name string) (bool, error) {
 	k.mu.Lock()
-	defer k.mu.Unlock()
+	defer k.unlock()
 	if err := k.call("isUp", name); err != nil {
 		return false, err
 	}
@@ -260,7 +319,7 @@ func (k *fakeKernel) isUp(name string) (bool, error) {
 
 func (k *fakeKernel) setUp(name string) error {
 	k.mu.Lock()
-	defer k.mu.Unlock()
+	defer k.unlock()
 	if err := k.call("setUp", name); err != nil {
 		return err
 	}
@@ -274,7 +333,7 @@ func (k *fakeKernel) setUp(name string) error {
 
 func (k *fakeKernel) mtu(name string) (int, error) {
 	k.mu.Lock()
-	defer k.mu.Unlock()
+	defer k.unlock()
 	if err := k.call("mtu", name); err != nil {
 		return 0, err
 	}
@@ -287,7 +346,7 @@ func (k *fakeKernel) mtu(name string) (int, error) {
 
 func (k *fakeKernel) setMTU(name string, mtu int) error {
 	k.mu.Lock()
-	defer k.mu.Unlock()
+	defer k.unlock()
 	if err := k.call("setMTU", name); err != nil {
 		return err
 	}
@@ -304,7 +363,7 @@ func (k *fakeKernel) setMTU(name string, mtu int) error {
 
 func (k *fakeKernel) memberFlags(bridge, member string) (uint32, error) {
 	k.mu.Lock()
-	defer k.mu.Unlock()
+	defer k.unlock()
 	if err := k.call("memberFlags", bridge); err != nil {
 		return 0, err
 	}
@@ -322,7 +381,7 @@ func (k *fakeKernel) memberFlags(bridge, member string) (uint32, error) {
 
 func (k *fakeKernel) addMember(bridge, member string) error {
 	k.mu.Lock()
-	defer k.mu.Unlock()
+	defer k.unlock()
 	if err := k.call("addMember", bridge); err != nil {
 		return err
 	}
@@ -351,7 +410,7 @@ func (k *fakeKernel) addMember(bridge, member string) error {
 
 func (k *fakeKernel) interfaces() ([]string, error) {
 	k.mu.Lock()
-	defer k.mu.Unlock()
+	defer k.unlock()
 	if err := k.call("interfaces", ""); err != nil {
 		return nil, err
 	}

@@ -10,11 +10,12 @@
 //
 // The port creates a TAP, named l2f-BRIDGE (cut to the 15 bytes an
 // interface name may have) unless dev= names it, makes it a port of
-// BRIDGE (SIOCBRADDIF), brings it up and switches it like a tap port.
+// BRIDGE (RTM_NEWLINK with IFLA_MASTER), brings it up and switches it like a tap port.
 // The port is named feth-BRIDGE unless name= says otherwise. Without mtu=
 // the TAP takes the bridge's MTU, so that joining does not lower it.
 //
-// The port keeps itself in the bridge, checking every 250 ms:
+// The port keeps itself in the bridge, as the kernel's link events
+// (rtnetlink) report changes to the TAP or the bridge; nothing polls:
 //
 //   - a TAP someone took out of the bridge (`ip link set DEV nomaster`) is
 //     re-joined, and that is logged; one someone made a port of another
@@ -44,7 +45,9 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sys/unix"
 
+	"github.com/l2fabric/l2fabric/backends/internal/linkwatch"
 	"github.com/l2fabric/l2fabric/backends/internal/netif"
+	"github.com/l2fabric/l2fabric/backends/tap"
 	"github.com/l2fabric/l2fabric/fabric"
 )
 
@@ -147,11 +150,12 @@ func open(_ context.Context, s fabric.Spec, cfg fabric.PortConfig, a fabric.Atta
 	}
 	log := a.Logger().Named("feth")
 	j := &joiner{bridge: o.bridge, log: log}
-	p, err := netif.OpenTapPort(netif.TapConfig{
-		TapOptions: netif.TapOptions{Name: o.dev, Persist: netif.PersistOff, Owner: -1, Group: -1, MTU: mtu},
-		Recreate:   true,
-		Ensure:     j.ensure,
-		Log:        log,
+	p, err := tap.OpenPort(tap.PortConfig{
+		Options:  tap.Options{Name: o.dev, Persist: tap.PersistOff, Owner: -1, Group: -1, MTU: mtu},
+		Recreate: true,
+		Also:     []string{o.bridge},
+		Ensure:   j.ensure,
+		Log:      log,
 	})
 	if err != nil {
 		return fabric.Opened{}, err
@@ -166,7 +170,8 @@ func open(_ context.Context, s fabric.Spec, cfg fabric.PortConfig, a fabric.Atta
 }
 
 // joiner keeps the TAP in the bridge. Its ensure runs on the port's
-// supervisor goroutine only.
+// supervisor goroutine only, on every link event of the TAP or the
+// bridge.
 type joiner struct {
 	bridge     string
 	log        hclog.Logger
@@ -176,18 +181,25 @@ type joiner struct {
 
 // ensure makes dev a port of the bridge, and fails while there is no
 // bridge to join.
-func (j *joiner) ensure(dev netif.Link) (string, error) {
-	br, err := netif.LinkByName(j.bridge)
+func (j *joiner) ensure(ev linkwatch.Link, lookup func(string) (linkwatch.Link, bool)) (string, error) {
+	br, ok := lookup(j.bridge)
+	switch {
+	case !ok && j.lastDev == 0:
+		return "", fmt.Errorf("bridge %s does not exist (%s)", j.bridge, bridgesHint())
+	case !ok:
+		return "", fmt.Errorf("bridge %s deleted", j.bridge)
+	}
+	// The event says something changed; the kernel says what is true
+	// now. (A move to another bridge is two events, leaving br0 then
+	// joining br1: acting on the first would fight whoever moved it.)
+	dev, err := netif.LinkByIndex(ev.Index)
 	switch {
 	case errors.Is(err, netif.ErrNotFound):
-		if j.lastDev == 0 {
-			return "", fmt.Errorf("bridge %s does not exist (%s)", j.bridge, bridgesHint())
-		}
-		return "", fmt.Errorf("bridge %s deleted", j.bridge)
+		return "", fmt.Errorf("interface %s deleted", ev.Name)
 	case err != nil:
 		return "", err
-	case !br.IsBridge():
-		return "", fmt.Errorf("%s is %s, not a bridge", j.bridge, br.Describe())
+	}
+	switch {
 	case dev.Master == br.Index:
 		return "", nil
 	case dev.Master != 0:
@@ -198,6 +210,9 @@ func (j *joiner) ensure(dev netif.Link) (string, error) {
 			other = m.Name
 		}
 		return "", fmt.Errorf("%s was moved to %s: not re-joining bridge %s", dev.Name, other, j.bridge)
+	}
+	if l, err := netif.LinkByIndex(br.Index); err == nil && !l.IsBridge() {
+		return "", fmt.Errorf("%s is %s, not a bridge", j.bridge, l.Describe())
 	}
 	if err := netif.AddToBridge(j.bridge, dev.Index); err != nil {
 		return "", fmt.Errorf("joining %s to bridge %s: %w", dev.Name, j.bridge, err)

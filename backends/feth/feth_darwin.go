@@ -13,7 +13,10 @@
 // second with BPF (receiving, promiscuous) and an NDRV socket (sending).
 // The port is named feth-BRIDGE unless name= says otherwise.
 //
-// The port keeps its feth in the bridge, checking every 500 ms:
+// The port keeps its feth in the bridge, checking whenever the PF_ROUTE
+// socket reports an interface changed (package linkwatch; xnu takes a
+// member out of promiscuous mode when it leaves a bridge, which is such a
+// change); nothing polls:
 //
 //   - a feth taken out of the bridge (`ifconfig BRIDGE deletem fethN`) is
 //     added back, and that is logged; one someone made a member of
@@ -51,6 +54,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/l2fabric/l2fabric/backends/internal/bpfndrv"
+	"github.com/l2fabric/l2fabric/backends/internal/linkwatch"
 	"github.com/l2fabric/l2fabric/fabric"
 )
 
@@ -75,7 +79,7 @@ var darwinSystem = sync.OnceValue(func() *system {
 		},
 		isRoot:       func() bool { return os.Geteuid() == 0 },
 		openSwitched: openBPFNDRV,
-		poll:         pollInterval,
+		links:        linkwatch.System,
 	}
 })
 

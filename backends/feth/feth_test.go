@@ -13,7 +13,7 @@ import (
 
 	"github.com/l2fabric/l2fabric/backends/feth"
 	"github.com/l2fabric/l2fabric/backends/internal/netif"
-	"github.com/l2fabric/l2fabric/backends/internal/netif/nstest"
+	"github.com/l2fabric/l2fabric/backends/internal/nstest"
 	"github.com/l2fabric/l2fabric/fabric"
 )
 

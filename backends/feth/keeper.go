@@ -10,8 +10,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 )
 
-// keeper keeps a pair's member in its bridge, as the macOS port polls
-// it: a member taken out of the bridge is added back, a member destroyed
+// keeper keeps a pair's member in its bridge, checked whenever the macOS
+// port sees a link event: a member taken out of the bridge is added back, a member destroyed
 // is created again, peered and added, and a bridge deleted and created
 // again is re-joined. It does not fight over a member someone made a port
 // of another bridge. Its check runs on one goroutine at a time.
@@ -22,7 +22,7 @@ type keeper struct {
 
 	bridgeGone bool   // the bridge was seen deleted, and not re-joined since
 	lost       string // the member's name when it was deleted, while it is not back
-	lastWarn   string // the last error logged, not to repeat it every poll
+	lastWarn   string // the last error logged, not to repeat it every check
 }
 
 // linkState is a check's verdict on the bridge side of the link.
@@ -30,6 +30,7 @@ type linkState struct {
 	known bool   // false: the check failed, nothing is known
 	up    bool   // the member is in the bridge, and both ends are up
 	text  string // why it is down; when up, what was repaired (or "")
+	retry bool   // down for a failure no link event will repair: check again later
 }
 
 func down(format string, args ...any) linkState {
@@ -138,7 +139,9 @@ func (k *keeper) recreate() linkState {
 	name, err := m.ops.create(p.dev)
 	if err != nil {
 		k.warnOnce("could not create the feth again", err)
-		return down("%s", reason)
+		st := down("%s", reason)
+		st.retry = true
+		return st
 	}
 	p.member = name
 	if err := m.record(p); err != nil {
@@ -158,7 +161,9 @@ func (k *keeper) recreate() linkState {
 		if gone(err) {
 			return down("interface %s deleted", p.switched)
 		}
-		return down("%s", reason)
+		st := down("%s", reason)
+		st.retry = true
+		return st
 	}
 	k.lost = ""
 	k.log.Info("feth re-created", "member", name, "switched", p.switched)

@@ -11,13 +11,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/l2fabric/l2fabric/backends/internal/linkwatch"
 	"github.com/l2fabric/l2fabric/fabric"
 )
 
@@ -73,9 +73,14 @@ type switchedPort interface {
 	fabric.RxDropper
 }
 
-// pollInterval is how often the port checks that its member is in the
-// bridge.
-const pollInterval = 500 * time.Millisecond
+// Backoff of a check that failed in a way no link event will fix (a
+// feth that could not be created again, an ioctl that failed): retried
+// after minRetry, doubling up to maxRetry, until it works or an event
+// comes.
+const (
+	minRetry = 50 * time.Millisecond
+	maxRetry = 5 * time.Second
+)
 
 // system is what the macOS port runs on.
 type system struct {
@@ -86,7 +91,9 @@ type system struct {
 	isRoot func() bool
 	// openSwitched opens the port on the switched end.
 	openSwitched func(ifname string, log hclog.Logger) (switchedPort, error)
-	poll         time.Duration
+	// links is where the link events that make the port check its pair
+	// come from.
+	links func() (linkwatch.Source, error)
 
 	cleanOnce sync.Once
 }
@@ -121,26 +128,16 @@ func (sys *system) open(_ context.Context, s fabric.Spec, cfg fabric.PortConfig,
 			log.Warn("feth pairs left by an earlier run not cleaned up", "record", sys.store.path, "error", err)
 		}
 	})
-	names, err := sys.ops.interfaces()
+	bridgeMTU, err := sys.bridgeMTU(o.bridge)
 	if err != nil {
-		return fabric.Opened{}, fmt.Errorf("listing interfaces: %w", err)
-	}
-	if !slices.Contains(names, o.bridge) {
-		return fabric.Opened{}, fmt.Errorf("bridge %s does not exist (%s)", o.bridge, bridgesHintMac(sys.ops))
-	}
-	if !isBridgeName(o.bridge) {
-		return fabric.Opened{}, fmt.Errorf("%s is not a bridge (%s)", o.bridge, bridgesHintMac(sys.ops))
+		return fabric.Opened{}, err
 	}
 	mtu := cfg.MTU
 	if mtu == 0 {
 		// The bridge's, so that joining it neither fails (a bridge
 		// with members takes only its MTU) nor lowers it (an empty
 		// one takes its first member's).
-		bm, err := sys.ops.mtu(o.bridge)
-		if err != nil {
-			return fabric.Opened{}, explain("reading the MTU of "+o.bridge, err)
-		}
-		mtu = min(max(bm, fabric.MinMTU), fabric.MaxMTU)
+		mtu = bridgeMTU
 	}
 	m := &pairMaker{ops: sys.ops, store: sys.store, self: sys.self, log: log}
 	pair, err := m.createPair(o.bridge, o.dev, mtu)
@@ -158,13 +155,31 @@ func (sys *system) open(_ context.Context, s fabric.Spec, cfg fabric.PortConfig,
 	cfg.Kind = "feth"
 	cfg.MTU = mtu
 	cfg.Info = fmt.Sprintf("%s in bridge %s, switched through its peer %s", pair.member, o.bridge, pair.switched)
-	p := newFethPort(sp, m, pair, sys.poll, log) // pair is its supervisor's from here
+	p, err := sys.newPort(sp, m, pair, log) // pair is its supervisor's from here
+	if err != nil {
+		sp.Close()
+		m.destroyPair(pair)
+		return fabric.Opened{}, err
+	}
 	port, err := p.port()
 	if err != nil {
 		p.Close()
 		return fabric.Opened{}, err
 	}
 	return fabric.Opened{Port: port, Config: cfg}, nil
+}
+
+// newPort makes the port of pair on the system's link events.
+func (sys *system) newPort(sp switchedPort, m *pairMaker, pair *fethPair, log hclog.Logger) (*fethPort, error) {
+	src, err := sys.links()
+	if err != nil {
+		return nil, fmt.Errorf("watching the links of %s: %w", pair.member, err)
+	}
+	p, err := newFethPort(sp, m, pair, src, log)
+	if err != nil {
+		return nil, fmt.Errorf("watching the links of %s: %w", pair.member, err)
+	}
+	return p, nil
 }
 
 // fethPort is a feth pair seen as a port (see port): frames move through
@@ -176,9 +191,10 @@ type fethPort struct {
 	m     *pairMaker
 	k     *keeper
 	pair  *fethPair
-	poll  time.Duration
 	inner <-chan fabric.LinkEvent // the switched port's link events
 	link  *fabric.LinkState
+	w     *linkwatch.Watcher // every interface's link events
+	kick  chan struct{}      // a token when an interface changed
 
 	done      chan struct{}
 	supDone   chan struct{}
@@ -198,16 +214,17 @@ func (p *fethPort) port() (fabric.Port, error) {
 	return fabric.Wrap(p.sw, fabric.Hooks{Close: p.Close, LinkEvents: p.LinkEvents})
 }
 
-func newFethPort(sp switchedPort, m *pairMaker, pair *fethPair, poll time.Duration, log hclog.Logger) *fethPort {
-	if poll <= 0 {
-		poll = pollInterval
-	}
+// newFethPort makes the port of pair, switched through sp, and starts
+// watching every interface's link events through src: a change of any of
+// them (the member, the switched end, the bridge, or a feth that takes a
+// recycled index) makes the keeper check the pair.
+func newFethPort(sp switchedPort, m *pairMaker, pair *fethPair, src linkwatch.Source, log hclog.Logger) (*fethPort, error) {
 	p := &fethPort{
 		sw:       sp,
 		m:        m,
 		k:        &keeper{m: m, p: pair, log: log},
 		pair:     pair,
-		poll:     poll,
+		kick:     make(chan struct{}, 1),
 		inner:    sp.LinkEvents(),
 		link:     fabric.NewLinkState(),
 		done:     make(chan struct{}),
@@ -216,19 +233,32 @@ func newFethPort(sp switchedPort, m *pairMaker, pair *fethPair, poll time.Durati
 		bridgeUp: true,
 		up:       true,
 	}
+	w, err := linkwatch.Watch(src, nil, log, func(linkwatch.Event) {
+		select {
+		case p.kick <- struct{}{}:
+		default:
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.w = w
 	go p.supervise()
-	return p
+	return p, nil
 }
 
 // LinkEvents reports the pair's link: the port's LinkEvents.
 func (p *fethPort) LinkEvents() <-chan fabric.LinkEvent { return p.link.LinkEvents() }
 
-// supervise checks the bridge side every poll, and follows the switched
-// port's link, until Close.
+// supervise checks the bridge side whenever an interface changes, and
+// follows the switched port's link, until Close. A check that failed in
+// a way no event will repair is retried with a backoff.
 func (p *fethPort) supervise() {
 	defer close(p.supDone)
-	t := time.NewTicker(p.poll)
-	defer t.Stop()
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
+	var backoff time.Duration
 	inner := p.inner
 	for {
 		select {
@@ -241,14 +271,22 @@ func (p *fethPort) supervise() {
 			}
 			p.innerUp, p.innerReason = ev.Up, ev.Reason
 			p.report(ev.Reason)
-		case <-t.C:
-			st := p.k.check()
-			if !st.known {
-				continue
-			}
-			p.bridgeUp, p.bridgeReason = st.up, st.text
-			p.report(st.text)
+			continue
+		case <-p.kick:
+		case <-retry.C:
 		}
+		st := p.k.check()
+		if st.retry || !st.known {
+			backoff = min(max(2*backoff, minRetry), maxRetry)
+			retry.Reset(backoff)
+		} else {
+			backoff = 0
+		}
+		if !st.known {
+			continue
+		}
+		p.bridgeUp, p.bridgeReason = st.up, st.text
+		p.report(st.text)
 	}
 }
 
@@ -276,6 +314,7 @@ func (p *fethPort) report(note string) {
 func (p *fethPort) Close() error {
 	p.closeOnce.Do(func() {
 		close(p.done)
+		p.w.Close()
 		<-p.supDone
 		err := p.sw.Close()
 		p.closeErr = errors.Join(err, p.m.destroyPair(p.pair))

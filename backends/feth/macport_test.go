@@ -21,6 +21,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/l2fabric/l2fabric/backends/internal/linkwatch"
 	"github.com/l2fabric/l2fabric/fabric"
 	"github.com/l2fabric/l2fabric/fabric/fabrictest"
 	"github.com/l2fabric/l2fabric/frames"
@@ -69,7 +70,7 @@ func newMacEnv(t *testing.T) *macEnv {
 			e.mu.Unlock()
 			return p, nil
 		},
-		poll: 2 * time.Millisecond,
+		links: func() (linkwatch.Source, error) { return e.k.feed, nil },
 	}
 	f, err := fabric.New(fabric.Config{Kinds: fabric.Kinds{e.sys.kind()}, Logger: log})
 	if err != nil {
@@ -148,7 +149,8 @@ func (e *macEnv) waitUp(t *testing.T, mark int, name, reason string) {
 	e.waitState(t, name, "up")
 }
 
-// settle lets the port poll a few times.
+// settle lets the port handle the events of a change (and find nothing
+// more to do).
 func (e *macEnv) settle() { time.Sleep(30 * time.Millisecond) }
 
 func TestMacSpec(t *testing.T) {
@@ -503,7 +505,7 @@ func TestMacLink(t *testing.T) {
 	e.waitState(t, port, "up")
 
 	// The member destroyed: created again, peered, joined, recorded, the
-	// link staying up if that happens between two polls. The kernel
+	// link staying up if that happens between two checks. The kernel
 	// gives it the lowest free unit: feth0 again.
 	e.k.create("feth") // feth2, someone else's
 	e.k.destroy("feth0")
@@ -608,7 +610,10 @@ func TestMacPortClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	sw := &fakeSwitched{FilterPort: fabrictest.NewFilter(8)}
-	p := newFethPort(sw, m, pair, time.Millisecond, log)
+	p, err := newFethPort(sw, m, pair, k.feed, log)
+	if err != nil {
+		t.Fatal(err)
+	}
 	port, err := p.port()
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,7 @@
 //go:build linux
 
 // Package tap puts the Linux host itself on the fabric through a TAP
-// device: what the kernel sends out of the TAP reaches the fabric, and
+// device (Port, which feth uses too): what the kernel sends out of the TAP reaches the fabric, and
 // what the fabric sends the TAP is received by the kernel as if from a
 // wire. Give the TAP an address and the host talks to the VMs.
 //
@@ -29,7 +29,8 @@
 // If the TAP is deleted while the port is attached (`ip link del NAME`),
 // the port stays, its link is reported down, and when a TAP of that name
 // appears again it is attached (and brought up) and the link reported
-// up. A TAP set down by hand (`ip link set NAME down`) is reported down
+// up. The port learns all this from the kernel's link events (package
+// linkwatch); nothing polls. A TAP set down by hand (`ip link set NAME down`) is reported down
 // until it is set up again.
 //
 // Creating or attaching a TAP needs root (CAP_NET_ADMIN).
@@ -64,10 +65,10 @@ func Kind() fabric.Kind {
 }
 
 // parseOptions turns a spec into TAP options; it creates nothing.
-func parseOptions(s fabric.Spec) (netif.TapOptions, error) {
-	o := netif.TapOptions{Name: s.Arg, Owner: -1, Group: -1}
-	fail := func(part, reason string) (netif.TapOptions, error) {
-		return netif.TapOptions{}, &fabric.SpecError{Spec: s.Text, Part: part, Reason: reason, Hint: "forms: " + strings.Join(forms, " | ")}
+func parseOptions(s fabric.Spec) (Options, error) {
+	o := Options{Name: s.Arg, Owner: -1, Group: -1}
+	fail := func(part, reason string) (Options, error) {
+		return Options{}, &fabric.SpecError{Spec: s.Text, Part: part, Reason: reason, Hint: "forms: " + strings.Join(forms, " | ")}
 	}
 	if o.Name == "" {
 		return fail("", "missing TAP device name")
@@ -86,9 +87,9 @@ func parseOptions(s fabric.Spec) (netif.TapOptions, error) {
 			if err != nil {
 				return fail(part, err.Error())
 			}
-			o.Persist = netif.PersistOff
+			o.Persist = PersistOff
 			if on {
-				o.Persist = netif.PersistOn
+				o.Persist = PersistOn
 			}
 		case "owner":
 			id, err := lookupUser(opt.Value)
@@ -146,9 +147,9 @@ func open(_ context.Context, s fabric.Spec, cfg fabric.PortConfig, a fabric.Atta
 	if err != nil {
 		return fabric.Opened{}, err
 	}
-	p, err := netif.OpenTapPort(netif.TapConfig{
-		TapOptions: o,
-		Log:        a.Logger().Named("tap"),
+	p, err := OpenPort(PortConfig{
+		Options: o,
+		Log:     a.Logger().Named("tap"),
 	})
 	if err != nil {
 		return fabric.Opened{}, err

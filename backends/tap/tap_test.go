@@ -11,12 +11,13 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/l2fabric/l2fabric/backends/internal/netif"
-	"github.com/l2fabric/l2fabric/backends/internal/netif/nstest"
+	"github.com/l2fabric/l2fabric/backends/internal/nstest"
 	"github.com/l2fabric/l2fabric/backends/tap"
 	"github.com/l2fabric/l2fabric/fabric"
 )
@@ -203,10 +204,8 @@ func TestDeletedAndBack(t *testing.T) {
 	peer.Exchange(t, nstest.HostIP, 100)
 
 	nstest.IP(t, "link", "del", "l2ft4")
-	p := nstest.WaitState(t, f, "l2ft4", "down")
-	if p.State != "down (interface l2ft4 deleted)" {
-		t.Errorf("state %q", p.State)
-	}
+	// The kernel reports it set down, then deleted.
+	nstest.WaitState(t, f, "l2ft4", "down (interface l2ft4 deleted)")
 	// Something else by that name is not attached.
 	nstest.IP(t, "link", "add", "l2ft4", "type", "bridge")
 	nstest.IP(t, "link", "del", "l2ft4")
@@ -276,4 +275,52 @@ func TestNeedsPrivilege(t *testing.T) {
 	}
 	t.Log(err)
 	nstest.Gone(t, "l2ft5")
+}
+
+// TestPortClose checks the Port contract around Close: a blocked Read
+// returns, Write reports the port gone, the link channel closes, and the
+// TAP it created is gone when Close returns.
+func TestPortClose(t *testing.T) {
+	if !nstest.InNetns(t) {
+		return
+	}
+	p, err := tap.OpenPort(tap.PortConfig{Options: tap.Options{Name: "t0", Owner: -1, Group: -1, MTU: 2000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Created() || p.Persistent() || p.MTU() != 2000 || p.Name() != "t0" || p.BatchSize() != tap.BatchSize {
+		t.Errorf("port: created %v persistent %v mtu %d", p.Created(), p.Persistent(), p.MTU())
+	}
+	readErr := make(chan error)
+	go func() {
+		bufs := [][]byte{make([]byte, 2018)}
+		for {
+			// The kernel may send IPv6 frames first: read until closed.
+			if _, err := p.Read(bufs, make([]int, 1)); err != nil {
+				readErr <- err
+				return
+			}
+		}
+	}()
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-readErr:
+		t.Logf("read after close: %v", err)
+	case <-time.After(nstest.Timeout):
+		t.Fatal("Read still blocked after Close")
+	}
+	if _, err := p.Write([][]byte{make([]byte, 60)}); !errors.Is(err, fabric.ErrPeerGone) {
+		t.Errorf("Write after Close: %v", err)
+	}
+	if _, ok := <-p.LinkEvents(); ok {
+		t.Error("link events channel still open")
+	}
+	if _, err := netif.LinkByName("t0"); !errors.Is(err, netif.ErrNotFound) {
+		t.Errorf("t0 after Close: %v", err)
+	}
+	if err := p.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
 }

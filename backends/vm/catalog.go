@@ -27,7 +27,7 @@ func SystemDir(goos string) string {
 
 // DefaultDirs returns the directories VM definitions are looked up in, in
 // order, for this process: see the package documentation. The first is
-// where CreateCommand writes.
+// where Create writes.
 func DefaultDirs() []string {
 	return defaultDirs(runtime.GOOS, os.Geteuid(), os.Getenv)
 }
@@ -65,8 +65,10 @@ func userDir(goos string, getenv func(string) string) string {
 	return filepath.Join(home, ".config", "l2fabric", "vms")
 }
 
-// Catalog finds VM definitions by name: the inline ones (--vm) first, then
-// NAME/vm.conf in each of Dirs. It is safe for concurrent use.
+// Catalog finds VM definitions by name: the inline ones (--vm and the
+// configuration file's tables) first, then
+// NAME/vm.toml (or NAME/vm.conf) in each of Dirs. It is safe for
+// concurrent use.
 type Catalog struct {
 	// Dirs are the directories searched, in order.
 	Dirs []string
@@ -133,8 +135,8 @@ func (c *Catalog) Lookup(name string) (*Definition, error) {
 			return nil, err
 		}
 	}
-	return nil, fmt.Errorf("%w %q: no --vm %s:... and no %s in %s (create one with: l2fabric vm create %s --kernel PATH)",
-		ErrNotFound, name, name, filepath.Join(name, ConfigFile), strings.Join(c.Dirs, " or "), name)
+	return nil, fmt.Errorf("%w %q: no --vm %s:..., no [vm.%s] table in --config, and no %s in %s (create one with: l2fabric vm create %s --kernel PATH)",
+		ErrNotFound, name, name, name, filepath.Join(name, TableFile), strings.Join(c.Dirs, " or "), name)
 }
 
 // Entry is one VM a catalog knows, for listings.
@@ -177,7 +179,7 @@ func (c *Catalog) List() []Entry {
 			if !e.IsDir() || ValidName(e.Name()) != nil {
 				continue
 			}
-			if _, err := os.Stat(filepath.Join(dir, e.Name(), ConfigFile)); err != nil {
+			if !hasDefinition(filepath.Join(dir, e.Name())) {
 				continue
 			}
 			ent := Entry{Name: e.Name(), Dir: filepath.Join(dir, e.Name()), Shadowed: seen[e.Name()]}
@@ -190,4 +192,31 @@ func (c *Catalog) List() []Entry {
 		}
 	}
 	return out
+}
+
+// hasDefinition reports whether vmDir holds a vm.toml or a vm.conf.
+func hasDefinition(vmDir string) bool {
+	for _, f := range []string{TableFile, ConfigFile} {
+		if _, err := os.Stat(filepath.Join(vmDir, f)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// SetInline replaces the inline definitions with defs, as a reload of the
+// configuration file does. A name given twice is an error and changes
+// nothing.
+func (c *Catalog) SetInline(defs []*Definition) error {
+	m := map[string]*Definition{}
+	for _, d := range defs {
+		if _, dup := m[d.Name]; dup {
+			return fmt.Errorf("VM %s is defined twice", d.Name)
+		}
+		m[d.Name] = d
+	}
+	c.mu.Lock()
+	c.inline = m
+	c.mu.Unlock()
+	return nil
 }

@@ -29,7 +29,12 @@ const (
 	// DefaultConsole is the console log's file name, in the VM's
 	// directory, for a VM with no console=.
 	DefaultConsole = "console.log"
-	// ConfigFile is the name of the definition file in a VM's directory.
+	// TableFile is the name of the definition file in a VM's directory:
+	// a VM table in TOML (see ParseTableFile).
+	TableFile = "vm.toml"
+	// ConfigFile is the name of the definition file in the KEY=VALUE
+	// format of earlier versions (see ParseConfig), read when there is no
+	// TableFile; 'l2fabric vm convert' rewrites it as one.
 	ConfigFile = "vm.conf"
 	// NoConsole is the console= value that disables the console log.
 	NoConsole = "none"
@@ -481,18 +486,33 @@ func ParseConfig(r io.Reader, name, dir string) (*Definition, error) {
 	return d, nil
 }
 
-// LoadDir reads NAME/vm.conf in dir.
+// LoadDir reads the definition of VM name in dir: NAME/vm.toml, or
+// where there is none NAME/vm.conf. An error wraps os.ErrNotExist when
+// there is neither.
 func LoadDir(dir, name string) (*Definition, error) {
 	if err := ValidName(name); err != nil {
 		return nil, err
 	}
 	vmDir := filepath.Join(dir, name)
+	data, err := os.ReadFile(filepath.Join(vmDir, TableFile))
+	if err == nil {
+		return ParseTableFile(data, name, vmDir)
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
 	f, err := os.Open(filepath.Join(vmDir, ConfigFile))
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
 	return ParseConfig(f, name, vmDir)
+}
+
+// IsLegacy reports whether d was read from a vm.conf, which 'l2fabric vm
+// convert' rewrites as a vm.toml.
+func (d *Definition) IsLegacy() bool {
+	return d.Dir != "" && d.Source == filepath.Join(d.Dir, ConfigFile)
 }
 
 // unquoteLine returns a vm.conf value: as written, or the contents of a

@@ -16,6 +16,7 @@ import (
 
 	"github.com/l2fabric/l2fabric/backends/dgram"
 	"github.com/l2fabric/l2fabric/fabric"
+	"github.com/l2fabric/l2fabric/internal/sockbuf"
 )
 
 // StopTimeout is how long l2fabric waits for a guest it asked to power off
@@ -244,20 +245,12 @@ func newNICSocket(vmName string, index int) (*nicSocket, error) {
 	}
 	for _, fd := range fds {
 		unix.CloseOnExec(fd)
-		setBuffers(fd)
+		sockbuf.Set(fd, sendBufferSize, recvBufferSize)
 	}
 	return &nicSocket{
 		fabric: os.NewFile(uintptr(fds[0]), fmt.Sprintf("NIC %d of VM %s", index, vmName)),
 		vm:     os.NewFile(uintptr(fds[1]), fmt.Sprintf("vm-%s-nic%d", vmName, index)),
 	}, nil
-}
-
-// setBuffers sizes a socket's buffers as vfkit does. The kernel may grant
-// less (Linux caps them at net.core.[rw]mem_max); that only costs
-// throughput.
-func setBuffers(fd int) {
-	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, sendBufferSize)
-	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, recvBufferSize)
 }
 
 // drain discards the frames queued for the VM while no VM was reading

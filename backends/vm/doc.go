@@ -5,9 +5,11 @@
 //
 // # Definitions
 //
-// A VM is found by name. Definitions given inline with --vm come first (see
-// ParseInline), then the directories of DefaultDirs, in order, each
-// holding NAME/vm.conf:
+// A VM is found by name. Definitions given inline come first: --vm (see
+// ParseInline) and the [vm.NAME] tables of l2fabric's TOML configuration
+// file (see ParseTable, and FormatTable, which writes one); then the
+// directories of DefaultDirs, in order, each holding NAME/vm.toml (or,
+// from earlier versions, NAME/vm.conf):
 //
 //   - L2FABRIC_VMS, when set: that one directory and no other.
 //   - root on macOS: /Library/Application Support/l2fabric/vms
@@ -15,24 +17,29 @@
 //   - a user on macOS: ~/Library/Application Support/l2fabric/vms, then the root directory
 //   - a user on Linux: $XDG_CONFIG_HOME/l2fabric/vms (default ~/.config/l2fabric/vms), then the root directory
 //
-// vm.conf is one KEY=VALUE per line; blank lines and lines starting with
-// '#' are ignored; a value runs to the end of the line, trimmed, unless it
-// is double-quoted (then \" and \\ are escapes and the quotes keep
-// surrounding spaces). Relative paths resolve against the VM's directory.
+// A VM table, in vm.toml or a configuration file, has these keys (see
+// TableKeys); relative paths resolve against the file's directory:
 //
-//	kernel=PATH        required; on Apple Silicon an uncompressed arm64 Image
-//	initrd=PATH
-//	cmdline=TEXT       default "console=hvc0"
-//	cpus=N             default 2
-//	memory=SIZE        default 1G; a unit is required (512M, 1.5G, 2GiB), binary multiples
-//	disk=PATH          a raw disk image, read-write; repeatable, in order (/dev/vda, vdb...)
-//	disk-ro=PATH       the same, read-only
-//	console=PATH|none  serial console (hvc0) appended to PATH; default console.log
-//	restart=POLICY     no (default), on-failure (the VM failed), always (also a guest power-off or reboot)
-//	nic=[mac=MAC][,mtu=N]  one NIC; repeatable, in order
-//	mac=MAC            shorthand for nic=mac=MAC
-//	mtu=N              MTU of the NICs that do not set one (default 1500; 1500-65535)
-//	nics=N             at least N NICs (default 1)
+//	kernel = "PATH"         required; on Apple Silicon an uncompressed arm64 Image
+//	initrd = "PATH"
+//	cmdline = "TEXT"        default "console=hvc0"
+//	cpus = N                default 2
+//	memory = "SIZE"         default "1G"; a unit is required (512M, 1.5G, 2GiB), binary multiples
+//	disk = ["PATH", { path = "PATH", read-only = true }]   raw disk images, in order (/dev/vda, vdb...)
+//	disk-ro = ["PATH"]      read-only images, after those of disk
+//	console = "PATH"        serial console (hvc0) appended to PATH, or "none"; default console.log
+//	restart = "POLICY"      no (default), on-failure (the VM failed), always (also a guest power-off or reboot)
+//	nic = [{ mac = "MAC", mtu = N }, {}]   the NICs, in order
+//	mac = ["MAC"]           shorthand for nic = [{ mac = "MAC" }]
+//	mtu = N                 MTU of the NICs that do not set one (default 1500; 1500-65535)
+//	nics = N                at least N NICs (default 1)
+//
+// vm.conf, the format of earlier versions, has the same keys as one
+// KEY=VALUE per line (disk, disk-ro, nic and mac repeated); blank lines
+// and lines starting with '#' are ignored; a value runs to the end of the
+// line, trimmed, unless it is double-quoted (then \" and \\ are escapes and
+// the quotes keep surrounding spaces). It is read where there is no
+// vm.toml; Convert rewrites it as one.
 //
 // A NIC without a MAC gets DeriveMAC(name, index): a locally administered
 // address that depends only on the VM's name and the NIC's index, so it is
@@ -57,5 +64,6 @@
 //
 // Only macOS builds with cgo can boot VMs. Kind exists on darwin only; a
 // darwin build without cgo offers it but every vm: spec fails with
-// ErrNeedCgo. Definitions, CreateCommand and ListCommand are portable.
+// ErrNeedCgo. Definitions, Create and WriteList are portable; the
+// 'l2fabric vm' commands that call them live in cmd/l2fabric.
 package vm

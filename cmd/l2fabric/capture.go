@@ -197,7 +197,7 @@ func (p *pcapngSink) port(id uint16, name string) error {
 	}
 	if p.w == nil {
 		opts := pcapgo.DefaultNgWriterOptions
-		opts.SectionInfo.Application = "l2fabric " + version()
+		opts.SectionInfo.Application = "l2fabric " + versionString()
 		w, err := pcapgo.NewNgWriterInterface(p.out, intf, opts)
 		if err != nil {
 			return err

@@ -4,38 +4,20 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
-	"github.com/spf13/pflag"
+	"github.com/spf13/cobra"
 
 	"github.com/l2fabric/l2fabric/fabric"
 	"github.com/l2fabric/l2fabric/fabric/control"
 )
 
-// clientFlags are the flags every client command takes.
-func clientFlags(name string) (*pflag.FlagSet, *string) {
-	fs := pflag.NewFlagSet("l2fabric "+name, pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	path := fs.String("control", defaultControlPath(), "control socket of the running l2fabric (env L2FABRIC_CONTROL)")
-	return fs, path
-}
-
-func parseClient(fs *pflag.FlagSet, args []string, maxArgs int) error {
-	if err := fs.Parse(args); err != nil {
-		return usagef("%s: %v\nflags:\n%s", fs.Name(), err, fs.FlagUsages())
-	}
-	if fs.NArg() > maxArgs {
-		return usagef("%s: unexpected argument %q", fs.Name(), fs.Arg(maxArgs))
-	}
-	return nil
-}
-
 // call runs one request against the daemon.
-func call(path, command string, args, result any) error {
-	c, err := control.Dial(path)
+func (a *app) call(command string, args, result any) error {
+	c, err := control.DialTimeout(a.control, a.timeout)
 	if err != nil {
 		return err
 	}
@@ -49,201 +31,340 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-func fdbCommand(args []string, stdout io.Writer) error {
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		switch args[0] {
-		case "show":
-			args = args[1:]
-		case "add":
-			return fdbAdd(args[1:], stdout)
-		case "del", "delete":
-			return fdbDel(args[1:], stdout)
-		case "flush":
-			return fdbFlush(args[1:], stdout)
-		default:
-			return usagef("fdb: unknown subcommand %q: want show, add, del or flush", args[0])
-		}
+// noFileCompletion makes c complete no file names for its arguments
+// unless it says otherwise: client commands take names, not files.
+func noFileCompletion(c *cobra.Command) *cobra.Command {
+	if c.ValidArgsFunction == nil {
+		c.ValidArgsFunction = cobra.NoFileCompletions
 	}
-	fs, path := clientFlags("fdb")
-	asJSON := fs.Bool("json", false, "print JSON")
-	port := fs.String("port", "", "only this port's entries")
-	vlan := fs.Uint16("vlan", 0, "only this VLAN's entries")
-	if err := parseClient(fs, args, 0); err != nil {
-		return err
-	}
-	var entries []fabric.Entry
-	if err := call(*path, "fdb.show", control.FDBShowArgs{Port: *port, VLAN: *vlan}, &entries); err != nil {
-		return err
-	}
-	if *asJSON {
-		if entries == nil {
-			entries = []fabric.Entry{}
-		}
-		return printJSON(stdout, entries)
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PORT\tVLAN\tMAC\tAGE")
-	for _, e := range entries {
-		age := strconv.Itoa(int(e.Age))
-		if e.Static {
-			age = "static"
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", e.Port, e.VLAN, e.MAC, age)
-	}
-	return tw.Flush()
+	return c
 }
 
-func fdbAdd(args []string, stdout io.Writer) error {
-	fs, path := clientFlags("fdb add")
-	if err := parseClient(fs, args, 1); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		return usagef("fdb add: want one MAC@PORT[,vlan=N], e.g. l2fabric fdb add 52:54:00:12:34:56@router")
-	}
-	st, err := parseStatic(fs.Arg(0))
-	if err != nil {
-		return usagef("fdb add %q: %v", fs.Arg(0), err)
-	}
-	return call(*path, "fdb.add", control.FDBAddArgs{MAC: st.MAC.String(), Port: st.Port, VLAN: st.VLAN}, nil)
-}
-
-func fdbDel(args []string, stdout io.Writer) error {
-	fs, path := clientFlags("fdb del")
-	vlan := fs.Uint16("vlan", fabric.DefaultVLAN, "VLAN of the entry")
-	if err := parseClient(fs, args, 1); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		return usagef("fdb del: want a MAC, e.g. l2fabric fdb del 52:54:00:12:34:56 --vlan 10")
-	}
-	return call(*path, "fdb.del", control.FDBDelArgs{MAC: fs.Arg(0), VLAN: *vlan}, nil)
-}
-
-func fdbFlush(args []string, stdout io.Writer) error {
-	fs, path := clientFlags("fdb flush")
-	port := fs.String("port", "", "only this port's learned entries")
-	if err := parseClient(fs, args, 0); err != nil {
-		return err
-	}
-	var r control.FlushResult
-	if err := call(*path, "fdb.flush", control.FDBFlushArgs{Port: *port}, &r); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "flushed %d learned entries\n", r.Flushed)
-	return nil
-}
-
-func portsCommand(args []string, stdout io.Writer) error {
-	fs, path := clientFlags("ports")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parseClient(fs, args, 0); err != nil {
-		return err
-	}
-	var ports []fabric.PortInfo
-	if err := call(*path, "ports", nil, &ports); err != nil {
-		return err
-	}
-	if *asJSON {
-		if ports == nil {
-			ports = []fabric.PortInfo{}
-		}
-		return printJSON(stdout, ports)
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tKIND\tSTATE\tVLANS\tMTU\tRX_FRAMES\tRX_BYTES\tTX_FRAMES\tTX_BYTES\tFDB\tDROPS\tINFO")
-	for _, p := range ports {
-		vlans := fmt.Sprintf("access %d", p.VLAN)
-		if p.Trunk != "" {
-			vlans = "trunk " + p.Trunk
-			if p.VLAN != 0 {
-				vlans += fmt.Sprintf(" native %d", p.VLAN)
+func (a *app) fdbCommand() *cobra.Command {
+	var (
+		asJSON bool
+		port   string
+		vlan   uint16
+	)
+	show := func(cmd *cobra.Command, _ []string) error {
+		if cmd.Flags().Changed("vlan") {
+			if _, err := fabric.ParseVLAN(strconv.Itoa(int(vlan))); err != nil {
+				return usagef("fdb --vlan %d: %v", vlan, err)
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", p.Name, p.Kind, p.State, vlans, p.MTU,
-			p.Counters.RxFrames, p.Counters.RxBytes, p.Counters.TxFrames, p.Counters.TxBytes, p.FDB,
-			formatDrops(p.Counters), p.Info)
+		var entries []fabric.Entry
+		if err := a.call("fdb.show", control.FDBShowArgs{Port: port, VLAN: vlan}, &entries); err != nil {
+			return err
+		}
+		if asJSON {
+			if entries == nil {
+				entries = []fabric.Entry{}
+			}
+			return printJSON(a.stdout, entries)
+		}
+		tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "PORT\tVLAN\tMAC\tAGE")
+		for _, e := range entries {
+			age := strconv.Itoa(int(e.Age))
+			if e.Static {
+				age = "static"
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", e.Port, e.VLAN, e.MAC, age)
+		}
+		return tw.Flush()
 	}
-	return tw.Flush()
+	showFlags := func(c *cobra.Command) {
+		c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+		c.Flags().StringVar(&port, "port", "", "only this port's entries")
+		c.Flags().Uint16Var(&vlan, "vlan", 0, "only this VLAN's entries")
+		c.RegisterFlagCompletionFunc("port", a.completePorts)
+	}
+	fdb := noFileCompletion(&cobra.Command{
+		Use:   "fdb [--json] [--port NAME] [--vlan N]",
+		Short: "dump the learning table (or: fdb add, del, flush)",
+		Args:  noArgs(""),
+		RunE:  show,
+	})
+	showFlags(fdb)
+	showCmd := noFileCompletion(&cobra.Command{Use: "show [--json] [--port NAME] [--vlan N]", Short: "dump the learning table", Args: noArgs(""), RunE: show})
+	showFlags(showCmd)
+
+	add := noFileCompletion(&cobra.Command{
+		ValidArgsFunction: a.completeStatic,
+		Use:               "add MAC@PORT[,vlan=N]",
+		Short:             "add a static entry",
+		Example:           "  l2fabric fdb add 52:54:00:12:34:56@router,vlan=10",
+		Args:              exactArgs(1, "one MAC@PORT[,vlan=N], e.g. l2fabric fdb add 52:54:00:12:34:56@router"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := parseStatic(args[0])
+			if err != nil {
+				return usagef("fdb add %q: %v", args[0], err)
+			}
+			return a.call("fdb.add", control.FDBAddArgs{MAC: st.MAC.String(), Port: st.Port, VLAN: st.VLAN}, nil)
+		},
+	})
+	var delVLAN uint16
+	del := noFileCompletion(&cobra.Command{
+		Use:     "del MAC[@PORT][,vlan=N] [--vlan N]",
+		Aliases: []string{"delete"},
+		Short:   "remove an entry, static or learned",
+		Long: `Remove the entry of MAC in a VLAN (1 unless --vlan or ,vlan= says
+otherwise), static or learned. The argument may be written as to 'fdb add':
+MAC@PORT,vlan=N; the port is then checked against the entry's.`,
+		Example: "  l2fabric fdb del 52:54:00:12:34:56 --vlan 10\n  l2fabric fdb del 52:54:00:12:34:56@router,vlan=10",
+		Args:    exactArgs(1, "a MAC, e.g. l2fabric fdb del 52:54:00:12:34:56 --vlan 10"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ref, err := parseEntryRef(args[0])
+			if err != nil {
+				return usagef("fdb del %q: %v", args[0], err)
+			}
+			if cmd.Flags().Changed("vlan") {
+				if ref.VLAN != 0 && ref.VLAN != delVLAN {
+					return usagef("fdb del %q --vlan %d: two different VLANs", args[0], delVLAN)
+				}
+				ref.VLAN = delVLAN
+			}
+			if ref.VLAN == 0 {
+				ref.VLAN = fabric.DefaultVLAN
+			}
+			if ref.Port != "" {
+				var entries []fabric.Entry
+				if err := a.call("fdb.show", control.FDBShowArgs{VLAN: ref.VLAN}, &entries); err != nil {
+					return err
+				}
+				for _, e := range entries {
+					if e.MAC == ref.MAC && e.Port != ref.Port {
+						return fmt.Errorf("fdb del: %s in VLAN %d is on port %s, not %s", ref.MAC, ref.VLAN, e.Port, ref.Port)
+					}
+				}
+			}
+			return a.call("fdb.del", control.FDBDelArgs{MAC: ref.MAC.String(), VLAN: ref.VLAN}, nil)
+		},
+	})
+	del.Flags().Uint16Var(&delVLAN, "vlan", fabric.DefaultVLAN, "VLAN of the entry")
+	var flushPort string
+	flush := noFileCompletion(&cobra.Command{
+		Use:   "flush [--port NAME]",
+		Short: "forget learned entries (static ones stay)",
+		Args:  noArgs(""),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var r control.FlushResult
+			if err := a.call("fdb.flush", control.FDBFlushArgs{Port: flushPort}, &r); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "flushed %d learned entries\n", r.Flushed)
+			return nil
+		},
+	})
+	flush.Flags().StringVar(&flushPort, "port", "", "only this port's learned entries")
+	flush.RegisterFlagCompletionFunc("port", a.completePorts)
+	fdb.AddCommand(showCmd, add, del, flush)
+	return fdb
+}
+
+func (a *app) portsCommand() *cobra.Command {
+	var asJSON bool
+	c := noFileCompletion(&cobra.Command{
+		Use:   "ports [--json]",
+		Short: "list ports and devices with their counters",
+		Args:  noArgs(""),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var ports []fabric.PortInfo
+			if err := a.call("ports", nil, &ports); err != nil {
+				return err
+			}
+			if asJSON {
+				if ports == nil {
+					ports = []fabric.PortInfo{}
+				}
+				return printJSON(a.stdout, ports)
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tKIND\tSTATE\tVLANS\tMTU\tRX_FRAMES\tRX_BYTES\tTX_FRAMES\tTX_BYTES\tFDB\tDROPS\tINFO")
+			for _, p := range ports {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", p.Name, p.Kind, p.State,
+					fabric.DescribeVLANs(p.VLAN, p.Trunk), p.MTU,
+					p.Counters.RxFrames, p.Counters.RxBytes, p.Counters.TxFrames, p.Counters.TxBytes, p.FDB,
+					formatDrops(p.Counters), p.Info)
+			}
+			return tw.Flush()
+		},
+	})
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
 }
 
 // formatDrops lists the non-zero drop counters, e.g. "runt=1,oversize=2",
 // or "0".
 func formatDrops(c fabric.Counters) string {
-	b, _ := json.Marshal(c)
-	var m map[string]uint64
-	json.Unmarshal(b, &m)
 	var parts []string
-	for k, v := range m {
-		if strings.HasPrefix(k, "drop_") && v > 0 {
-			parts = append(parts, fmt.Sprintf("%s=%d", strings.TrimPrefix(k, "drop_"), v))
+	for _, d := range c.DropCounts() {
+		if d.Count > 0 {
+			parts = append(parts, fmt.Sprintf("%s=%d", d.Reason, d.Count))
 		}
 	}
 	if len(parts) == 0 {
 		return "0"
 	}
-	sort.Strings(parts)
 	return strings.Join(parts, ",")
 }
 
-func statsCommand(args []string, stdout io.Writer) error {
-	fs, path := clientFlags("stats")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parseClient(fs, args, 0); err != nil {
-		return err
-	}
-	var s fabric.Stats
-	if err := call(*path, "stats", nil, &s); err != nil {
-		return err
-	}
-	if *asJSON {
-		return printJSON(stdout, s)
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "uptime\t%.0fs\n", s.Uptime)
-	fmt.Fprintf(tw, "ports\t%d\n", s.Ports)
-	fmt.Fprintf(tw, "frames forwarded\t%d\n", s.Fabric.Forwarded)
-	fmt.Fprintf(tw, "frames flooded\t%d\n", s.Fabric.Flooded)
-	fmt.Fprintf(tw, "frames filtered\t%d\n", s.Fabric.Filtered)
-	fmt.Fprintf(tw, "fdb entries\t%d (max %d, static %d)\n", s.FDB.Current, s.FDB.Max, s.FDB.Static)
-	fmt.Fprintf(tw, "fdb learned\t%d\n", s.FDB.Learned)
-	fmt.Fprintf(tw, "fdb moved\t%d\n", s.FDB.Moved)
-	fmt.Fprintf(tw, "fdb expired\t%d\n", s.FDB.Expired)
-	fmt.Fprintf(tw, "fdb evicted\t%d\n", s.FDB.Evicted)
-	fmt.Fprintf(tw, "fdb aging\t%.0fs\n", s.FDBAging)
-	return tw.Flush()
+func (a *app) statsCommand() *cobra.Command {
+	var asJSON bool
+	c := noFileCompletion(&cobra.Command{
+		Use:   "stats [--json]",
+		Short: "fabric and learning-table counters",
+		Args:  noArgs(""),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var s fabric.Stats
+			if err := a.call("stats", nil, &s); err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(a.stdout, s)
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintf(tw, "uptime\t%.0fs\n", s.Uptime)
+			fmt.Fprintf(tw, "ports\t%d\n", s.Ports)
+			fmt.Fprintf(tw, "frames forwarded\t%d\n", s.Fabric.Forwarded)
+			fmt.Fprintf(tw, "frames flooded\t%d\n", s.Fabric.Flooded)
+			fmt.Fprintf(tw, "frames filtered\t%d\n", s.Fabric.Filtered)
+			fmt.Fprintf(tw, "fdb entries\t%d (max %d, static %d)\n", s.FDB.Current, s.FDB.Max, s.FDB.Static)
+			fmt.Fprintf(tw, "fdb learned\t%d\n", s.FDB.Learned)
+			fmt.Fprintf(tw, "fdb moved\t%d\n", s.FDB.Moved)
+			fmt.Fprintf(tw, "fdb expired\t%d\n", s.FDB.Expired)
+			fmt.Fprintf(tw, "fdb evicted\t%d\n", s.FDB.Evicted)
+			fmt.Fprintf(tw, "fdb aging\t%.0fs\n", s.FDBAging)
+			return tw.Flush()
+		},
+	})
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
 }
 
-func attachCommand(args []string, stdout io.Writer) error {
-	fs, path := clientFlags("attach")
-	if err := parseClient(fs, args, 1); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		return usagef("attach: want one port spec, e.g. l2fabric attach dgram:/tmp/vm9.sock,vlan=10")
-	}
-	if _, _, _, err := clientKinds().Parse(fs.Arg(0)); err != nil {
-		return usagef("attach: %v", err)
-	}
-	var r control.AttachResult
-	if err := call(*path, "attach", control.AttachArgs{Spec: fs.Arg(0)}, &r); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "attached %s\n", r.Name)
-	return nil
+func (a *app) attachCommand() *cobra.Command {
+	return noFileCompletion(&cobra.Command{
+		Use:     "attach KIND:ARG[,KEY=VALUE]...",
+		Short:   "add a port at run time (see 'l2fabric help specs')",
+		Example: "  l2fabric attach dgram:/tmp/vm9.sock,vlan=10",
+		Args:    exactArgs(1, "one port spec, e.g. l2fabric attach dgram:/tmp/vm9.sock,vlan=10"),
+		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+			if len(args) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			return completeSpecKinds(clientKinds())(cmd, args, toComplete)
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, _, _, err := clientKinds().Parse(args[0]); err != nil {
+				return usagef("attach: %v", err)
+			}
+			var r control.AttachResult
+			if err := a.call("attach", control.AttachArgs{Spec: args[0]}, &r); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "attached %s\n", r.Name)
+			return nil
+		},
+	})
 }
 
-func detachCommand(args []string, stdout io.Writer) error {
-	fs, path := clientFlags("detach")
-	if err := parseClient(fs, args, 1); err != nil {
-		return err
+func (a *app) detachCommand() *cobra.Command {
+	return noFileCompletion(&cobra.Command{
+		Use:   "detach NAME",
+		Short: "remove a port or device (see l2fabric ports)",
+		Args:  exactArgs(1, "a port or device name (see l2fabric ports)"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.call("detach", control.DetachArgs{Name: args[0]}, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "detached %s\n", args[0])
+			return nil
+		},
+		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+			if len(args) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			return a.completePorts(cmd, args, toComplete)
+		},
+	})
+}
+
+func (a *app) reloadCommand() *cobra.Command {
+	return noFileCompletion(&cobra.Command{
+		Use:   "reload",
+		Short: "make the daemon re-read its --config file (as SIGHUP does)",
+		Args:  noArgs(""),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var r control.ReloadResult
+			if err := a.call("reload", nil, &r); err != nil {
+				return err
+			}
+			for _, n := range r.Detached {
+				fmt.Fprintf(a.stdout, "detached %s\n", n)
+			}
+			for _, n := range r.Attached {
+				fmt.Fprintf(a.stdout, "attached %s\n", n)
+			}
+			fmt.Fprintf(a.stdout, "%d unchanged, %d static entries added, %d removed\n", r.Unchanged, r.StaticsAdded, r.StaticsRemoved)
+			for _, w := range r.Warnings {
+				fmt.Fprintf(a.stdout, "warning: %s\n", w)
+			}
+			return nil
+		},
+	})
+}
+
+// completeSpecKinds completes the KIND: of a port spec (the rest is the
+// kind's own: a path, an interface).
+func completeSpecKinds(kinds fabric.Kinds) cobra.CompletionFunc {
+	return func(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		if strings.Contains(toComplete, ":") {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var out []string
+		for _, k := range kinds {
+			if strings.HasPrefix(k.Name, toComplete) {
+				out = append(out, k.Name+":\t"+k.Summary)
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoSpace | cobra.ShellCompDirectiveNoFileComp
 	}
-	if fs.NArg() != 1 {
-		return usagef("detach: want a port or device name (see l2fabric ports)")
+}
+
+// completeStatic completes the PORT of MAC@PORT with the daemon's ports.
+func (a *app) completeStatic(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	mac, port, ok := strings.Cut(toComplete, "@")
+	if len(args) > 0 || !ok {
+		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	if err := call(*path, "detach", control.DetachArgs{Name: fs.Arg(0)}, nil); err != nil {
-		return err
+	names, dir := a.completePorts(cmd, nil, port)
+	for i, n := range names {
+		names[i] = mac + "@" + n
 	}
-	fmt.Fprintf(stdout, "detached %s\n", fs.Arg(0))
-	return nil
+	return names, dir
+}
+
+// completionTimeout bounds the daemon queries of shell completion: a
+// missing daemon must not make the shell wait.
+const completionTimeout = 500 * time.Millisecond
+
+// completePorts completes the names of the running daemon's ports and
+// devices, or nothing when it does not answer.
+func (a *app) completePorts(cmd *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	c, err := control.DialTimeout(a.control, completionTimeout)
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	defer c.Close()
+	var ports []fabric.PortInfo
+	if err := c.Call("ports", nil, &ports); err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	var names []string
+	for _, p := range ports {
+		if strings.HasPrefix(p.Name, toComplete) {
+			names = append(names, p.Name+"\t"+p.Kind+" "+p.State)
+		}
+	}
+	return names, cobra.ShellCompDirectiveNoFileComp
 }

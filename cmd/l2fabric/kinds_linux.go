@@ -4,6 +4,7 @@ import (
 	"github.com/l2fabric/l2fabric/backends/dgram"
 	"github.com/l2fabric/l2fabric/backends/feth"
 	"github.com/l2fabric/l2fabric/backends/host"
+	"github.com/l2fabric/l2fabric/backends/stream"
 	"github.com/l2fabric/l2fabric/backends/tap"
 	"github.com/l2fabric/l2fabric/backends/vm"
 	"github.com/l2fabric/l2fabric/fabric"
@@ -14,7 +15,7 @@ const haveVMs = false
 
 // platformKinds are the port kinds l2fabric offers on Linux.
 func platformKinds(*vm.Catalog) fabric.Kinds {
-	return fabric.Kinds{dgram.Kind(), host.Kind(), tap.Kind(), feth.Kind()}
+	return fabric.Kinds{dgram.Kind(), stream.Kind(), host.Kind(), tap.Kind(), feth.Kind()}
 }
 
 // clientKinds check the specs of 'l2fabric attach' before they are sent

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -34,7 +33,18 @@ func TestBadCommandLinesFailAtStart(t *testing.T) {
 		{[]string{"--log-level", "loud"}, []string{"--log-level", "loud"}},
 		{[]string{"--bogus"}, []string{"unknown flag: --bogus"}},
 		{[]string{"run", "extra"}, []string{`unexpected argument "extra"`, "--port"}},
-		{[]string{"frobnicate"}, []string{`unknown command "frobnicate"`}},
+		{[]string{"frobnicate"}, []string{`unknown command "frobnicate"`, "commands: attach", "fdb", "run"}},
+		{[]string{"--fdb-aging", "5"}, []string{"--fdb-aging", `"5" is not a duration`, "5m or 300s"}},
+		{[]string{"fdb", "--vlan", "x"}, []string{"fdb:", "--vlan", "accepted:", "uint16"}},
+		{[]string{"fdb", "add"}, []string{"fdb add: want one MAC@PORT"}},
+		{[]string{"help", "frobnicate"}, []string{`help: no command "frobnicate"; commands: attach`}},
+		{[]string{"help", "fdb", "frob"}, []string{`help: no command "fdb frob"; commands: add, del, flush, show`}},
+		{[]string{"completion"}, []string{"completion: want a shell: bash, fish, powershell, zsh"}},
+		{[]string{"completion", "tcsh"}, []string{`unknown subcommand "tcsh"`}},
+		{[]string{"detach", "a", "b"}, []string{"want a port or device name"}},
+		{[]string{"ports", "extra"}, []string{`unexpected argument "extra"`}},
+		{[]string{"--timeout", "soon", "ports"}, []string{"--timeout", "5s or 1m"}},
+		{[]string{"run", "--config", "/nonexistent/l2fabric.toml"}, []string{"--config", "/nonexistent/l2fabric.toml", "no such file"}},
 		{[]string{"fdb", "add", "zz@vm"}, []string{"fdb add", "bad MAC"}},
 		{[]string{"fdb", "teleport"}, []string{`unknown subcommand "teleport"`}},
 		{[]string{"attach"}, []string{"attach: want one port spec"}},
@@ -71,7 +81,7 @@ func TestFlowFlags(t *testing.T) {
 		{[]string{"--flow-hold", "0"}, fabric.FlowControl{NoWait: true, StallAfter: fabric.DefaultStallAfter}},
 		{[]string{"--flow-hold", "1ms", "--flow-stall", "50ms"}, fabric.FlowControl{MaxHold: time.Millisecond, StallAfter: 50 * time.Millisecond}},
 	} {
-		rc, err := parseRunFlags(append([]string{"--port", "dgram:/tmp/x.sock"}, tt.args...), io.Discard)
+		rc, err := parseRun(t, append([]string{"--port", "dgram:/tmp/x.sock"}, tt.args...)...)
 		if err != nil {
 			t.Fatalf("%v: %v", tt.args, err)
 		}
@@ -102,10 +112,10 @@ func TestParseStatic(t *testing.T) {
 
 func TestHelpListsKindsAndOptions(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	if code := Main([]string{"help"}, &stdout, &stderr); code != 0 {
+	if code := Main([]string{"help", "specs"}, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	for _, w := range []string{"dgram:PATH", "dgram:fd=N", "trunk=LIST", "mac=MAC", "l2fabric fdb"} {
+	for _, w := range []string{"dgram:PATH", "dgram:fd=N", "trunk=LIST", "mac=MAC", "host:IFACE", "promisc=..."} {
 		if !strings.Contains(stdout.String(), w) {
 			t.Errorf("help lacks %q", w)
 		}

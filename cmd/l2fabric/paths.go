@@ -41,3 +41,13 @@ func defaultPortSpec() (spec, path string) {
 	path = filepath.Join(runtimeDir(), "l2fabric"+userSuffix()+"-vms.sock")
 	return "dgram:" + path + ",name=vms", path
 }
+
+// sameFile reports whether a and b are the same file.
+func sameFile(a, b string) bool {
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Stat(b)
+	return err == nil && os.SameFile(fa, fb)
+}

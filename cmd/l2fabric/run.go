@@ -2,168 +2,32 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
 	"os/signal"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/spf13/pflag"
 
 	"github.com/l2fabric/l2fabric/backends/vm"
 	"github.com/l2fabric/l2fabric/fabric"
 	"github.com/l2fabric/l2fabric/fabric/control"
 	"github.com/l2fabric/l2fabric/fabric/metrics"
-	"github.com/l2fabric/l2fabric/fdb"
-	"github.com/l2fabric/l2fabric/frames"
 )
 
-// runConfig is the daemon's command line, parsed and checked.
-type runConfig struct {
-	ports        []string
-	statics      []fabric.Static
-	control      string
-	controlGroup string
-	metrics      string // HOST:PORT of /metrics, or "" for none
-	fdb          fdb.Config
-	flow         fabric.FlowControl
-	logLevel     hclog.Level
-	logJSON      bool
-	defaultPort  string      // the socket path of the default port, when no --port
-	vms          *vm.Catalog // VMs defined with --vm, and the default directories
-}
-
-func parseRunFlags(args []string, stderr io.Writer) (*runConfig, error) {
-	fs := pflag.NewFlagSet("l2fabric run", pflag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var (
-		ports, statics []string
-		inlineVMs      []string
-		rc             runConfig
-		logLevel       string
-		fdbMax         int
-		hold           time.Duration
-	)
-	fs.StringArrayVarP(&ports, "port", "p", nil, "attach a port: KIND:ARG[,KEY=VALUE]... (repeatable; see 'l2fabric help')")
-	fs.StringArrayVar(&statics, "static", nil, "static FDB entry MAC@PORT[,vlan=N] (repeatable)")
-	if haveVMs {
-		fs.StringArrayVar(&inlineVMs, "vm", nil, "define a VM for vm:NAME ports: "+vm.InlineForm+" (repeatable; see 'l2fabric vm help')")
-	}
-	fs.StringVar(&rc.control, "control", defaultControlPath(), "control socket path (env L2FABRIC_CONTROL)")
-	fs.StringVar(&rc.controlGroup, "control-group", "", "group allowed to use the control socket (mode 0660 instead of 0600)")
-	fs.StringVar(&rc.metrics, "metrics", "", "serve Prometheus metrics on http://ADDR/metrics, e.g. 127.0.0.1:9470 (off by default)")
-	fs.DurationVar(&rc.fdb.Aging, "fdb-aging", fdb.DefaultAging, "forget a learned MAC after this long unseen")
-	fs.IntVar(&fdbMax, "fdb-max", fdb.DefaultMaxEntries, "learning table size limit; when full the least recently used entry of the port with the most entries is evicted")
-	fs.DurationVar(&hold, "flow-hold", fabric.DefaultMaxHold, "how long a port may wait per batch for room at a busy port instead of dropping (0: never wait, drop at once)")
-	fs.DurationVar(&rc.flow.StallAfter, "flow-stall", fabric.DefaultStallAfter, "a port that has sent nothing for this long is stuck: frames for it are dropped without waiting")
-	fs.StringVar(&logLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
-	fs.BoolVar(&rc.logJSON, "log-json", false, "log as JSON lines")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: l2fabric [run] --port KIND:ARG[,KEY=VALUE]... [flags]\n\nFlags:\n%s", fs.FlagUsages())
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return nil, err
-		}
-		return nil, usagef("%v", err)
-	}
-	if fs.NArg() > 0 {
-		return nil, usagef("unexpected argument %q: ports are given with --port KIND:ARG", fs.Arg(0))
-	}
-	rc.fdb.MaxEntries = fdbMax
-	if err := (fdb.Config{Aging: rc.fdb.Aging}).Validate(); err != nil || rc.fdb.Aging == 0 {
-		return nil, usagef("--fdb-aging %v: want a duration from %v to %v, e.g. --fdb-aging 5m", rc.fdb.Aging, fdb.MinAging, fdb.MaxAging)
-	}
-	if err := (fdb.Config{MaxEntries: fdbMax}).Validate(); err != nil || fdbMax == 0 {
-		return nil, usagef("--fdb-max %d: want a number of entries from 1 to %d", fdbMax, fdb.MaxMaxEntries)
-	}
-	const maxFlow = time.Second
-	if hold < 0 || hold > maxFlow {
-		return nil, usagef("--flow-hold %v: want a duration from 0 (never wait) to %v, e.g. --flow-hold 5ms", hold, maxFlow)
-	}
-	rc.flow.MaxHold = hold
-	rc.flow.NoWait = hold == 0
-	if rc.flow.StallAfter <= 0 || rc.flow.StallAfter > maxFlow {
-		return nil, usagef("--flow-stall %v: want a duration above 0 and up to %v, e.g. --flow-stall 10ms", rc.flow.StallAfter, maxFlow)
-	}
-	lvl := hclog.LevelFromString(logLevel)
-	if lvl == hclog.NoLevel {
-		return nil, usagef("--log-level %q: want trace, debug, info, warn or error", logLevel)
-	}
-	rc.logLevel = lvl
-	if rc.control == "" {
-		return nil, usagef("--control: the control socket path is empty")
-	}
-	rc.vms = vm.NewCatalog()
-	for _, s := range inlineVMs {
-		if err := rc.vms.AddInline(s); err != nil {
-			return nil, usagef("%v", err)
-		}
-	}
-	kinds := platformKinds(rc.vms)
-	if len(ports) == 0 {
-		var spec string
-		spec, rc.defaultPort = defaultPortSpec()
-		ports = []string{spec}
-	}
-	for _, p := range ports {
-		if _, _, _, err := kinds.Parse(p); err != nil {
-			return nil, usagef("--port: %v", err)
-		}
-	}
-	rc.ports = ports
-	for _, s := range statics {
-		st, err := parseStatic(s)
-		if err != nil {
-			return nil, usagef("--static %q: %v", s, err)
-		}
-		rc.statics = append(rc.statics, st)
-	}
-	return &rc, nil
-}
-
-// parseStatic parses MAC@PORT[,vlan=N].
-func parseStatic(s string) (fabric.Static, error) {
-	const form = "want MAC@PORT[,vlan=N], e.g. 52:54:00:12:34:56@router,vlan=10"
-	var st fabric.Static
-	macStr, rest, ok := strings.Cut(s, "@")
-	if !ok {
-		return st, fmt.Errorf("no '@PORT' (%s)", form)
-	}
-	mac, err := frames.ParseMAC(macStr)
-	if err != nil {
-		return st, err
-	}
-	if !mac.IsUnicast() {
-		return st, fmt.Errorf("%s is not a unicast address: only unicast addresses can be static entries", mac)
-	}
-	st.MAC = mac
-	port, opts, _ := strings.Cut(rest, ",")
-	if port == "" {
-		return st, fmt.Errorf("empty port name (%s)", form)
-	}
-	st.Port = port
-	st.VLAN = fabric.DefaultVLAN
-	if opts != "" {
-		k, v, _ := strings.Cut(opts, "=")
-		if k != "vlan" {
-			return st, fmt.Errorf("unknown option %q (%s)", opts, form)
-		}
-		if st.VLAN, err = fabric.ParseVLAN(v); err != nil {
-			return st, err
-		}
-	}
-	return st, nil
-}
-
-func runDaemon(args []string, stdout, stderr io.Writer) error {
-	rc, err := parseRunFlags(args, stderr)
-	if errors.Is(err, pflag.ErrHelp) {
-		return nil
-	}
+// runDaemon runs the switch with the configuration built from the
+// command line's settings until SIGINT or SIGTERM. SIGHUP and the
+// control protocol's reload re-read the --config file.
+func runDaemon(cmdline []setting, stderr io.Writer) error {
+	// Caught from the start: SIGHUP's default action ends the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	rc, err := loadRunConfig(cmdline)
 	if err != nil {
 		return err
 	}
@@ -174,20 +38,37 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 		JSONFormat: rc.logJSON,
 		TimeFormat: time.RFC3339Nano,
 	})
-	f, err := fabric.New(fabric.Config{FDB: rc.fdb, FlowControl: rc.flow, Logger: log, Kinds: platformKinds(rc.vms)})
+	// The first line says plainly that this is a daemon, and where: a
+	// client command mistyped as flags alone starts one.
+	startArgs := []any{"control", rc.control, "ports", strings.Join(rc.ports, " "), "version", versionString()}
+	if rc.configFile != "" {
+		startArgs = append(startArgs, "config", rc.configFile)
+	}
+	log.Info("starting the l2fabric daemon (for a client command, give one: l2fabric help)", startArgs...)
+	vms := vm.NewCatalog()
+	if err := vms.SetInline(rc.vmDefs); err != nil {
+		return err
+	}
+	var guard rootGuard
+	f, err := fabric.New(fabric.Config{FDB: rc.fdb, FlowControl: rc.flow, Logger: log, Kinds: guard.kinds(platformKinds(vms))})
 	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
+	r := newReloader(f, log, cmdline, vms, rc)
+	scfg := control.ServerConfig{Path: rc.control, Group: rc.controlGroup, Version: versionString(), Logger: log.Named("control")}
+	if rc.configFile != "" {
+		scfg.Reload = r.reload
+	}
 	var ms *metrics.Server
 	if rc.metrics != "" {
 		if ms, err = metrics.Listen(rc.metrics, f, log.Named("metrics")); err != nil {
 			return err
 		}
 	}
-	srv, err := control.Listen(control.ServerConfig{Path: rc.control, Group: rc.controlGroup, Version: version(), Logger: log.Named("control")}, f)
+	srv, err := control.Listen(scfg, f)
 	if err != nil {
 		return err
 	}
@@ -207,23 +88,33 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 		<-fabricDone
 	}
 
-	for _, spec := range rc.ports {
-		if _, err := f.Open(spec); err != nil {
-			shutdown()
-			return fmt.Errorf("--port %v", err)
-		}
+	if err := r.start(); err != nil {
+		shutdown()
+		return err
 	}
-	for _, st := range rc.statics {
-		if err := f.AddStatic(st, true); err != nil {
+	if rc.user != nil {
+		if err := guard.drop(*rc.user); err != nil {
 			shutdown()
-			return fmt.Errorf("--static %s@%s: %v", st.MAC, st.Port, err)
+			return err
 		}
+		log.Info("gave root up", "user", rc.user.String())
 	}
 	if rc.defaultPort != "" {
 		printAttachHelp(stderr, rc.defaultPort)
 	}
-	log.Info("l2fabric running", "version", version(), "control", rc.control, "ports", len(rc.ports))
-	<-ctx.Done()
+	log.Info("l2fabric running", "version", versionString(), "control", rc.control, "ports", len(rc.ports))
+	for running := true; running; {
+		select {
+		case <-hup:
+			if rc.configFile == "" {
+				log.Warn("SIGHUP: nothing to reload: the daemon was started without --config")
+			} else {
+				r.reload() // it logs what it did, or why not
+			}
+		case <-ctx.Done():
+			running = false
+		}
+	}
 	log.Info("stopping")
 	shutdown()
 	log.Info("stopped")
@@ -243,7 +134,20 @@ Each VM that sends to it becomes a port of its own, switched with the others.
   qemu:     -netdev dgram,id=net0,local.type=unix,local.path=/tmp/vm3.sock,remote.type=unix,remote.path=%[1]s
             -device virtio-net-pci,netdev=net0,mac=52:54:00:00:00:03
 
-Watch what it learns with: l2fabric fdb   (and l2fabric ports, l2fabric stats)
+Watch what it learns with: %[2]s fdb   (and %[2]s ports, %[2]s stats)
 
-`, path)
+`, path, invokedAs())
+}
+
+// invokedAs is how to run this binary again: "l2fabric" when that is what
+// PATH finds, else the path it was started by (./bin/l2fabric).
+func invokedAs() string {
+	self, err := os.Executable()
+	if err != nil || len(os.Args) == 0 {
+		return "l2fabric"
+	}
+	if p, err := exec.LookPath("l2fabric"); err == nil && sameFile(p, self) {
+		return "l2fabric"
+	}
+	return os.Args[0]
 }

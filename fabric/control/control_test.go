@@ -3,6 +3,7 @@ package control_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -123,11 +124,18 @@ func TestBadRequestsGetErrorsAndChangeNothing(t *testing.T) {
 		args any
 		want string
 	}{
-		{"nope", nil, `unknown command "nope"`},
+		{"nope", nil, `unknown command "nope"; commands: attach, detach, fdb.add, fdb.del, fdb.flush, fdb.show, help, ports, reload, stats, version`},
 		{"fdb.add", control.FDBAddArgs{MAC: "01:00:5e:00:00:01", Port: "vm1"}, "not a unicast"},
 		{"fdb.add", control.FDBAddArgs{MAC: "zz", Port: "vm1"}, "bad MAC"},
 		{"fdb.add", control.FDBAddArgs{MAC: "52:54:00:00:00:01", Port: "ghost"}, `no port named "ghost"`},
-		{"fdb.add", map[string]any{"mac": "52:54:00:00:00:01", "port": "vm1", "colour": 1}, "malformed args"},
+		{"fdb.add", map[string]any{"mac": "52:54:00:00:00:01", "port": "vm1", "colour": 1}, `unknown argument "colour" (arguments: "mac": a string, "port": a string, "vlan": a number from 0 to 65535)`},
+		{"fdb.show", map[string]any{"vlan": "ten"}, `fdb.show: argument "vlan" is a string, want a number from 0 to 65535`},
+		{"fdb.del", map[string]any{"mac": "52:54:00:00:00:01", "vlan": 70000}, `argument "vlan" is the number 70000, want a number from 0 to 65535`},
+		{"fdb.flush", []int{1}, `fdb.flush: args are an array, want an object {"port": a string}`},
+		{"ports", map[string]any{"x": 1}, "ports takes no args"},
+		{"reload", nil, "started without --config"},
+		{"fdb.show", control.FDBShowArgs{Port: "ghost"}, `no port or device named "ghost" (there are: vm1)`},
+		{"fdb.show", control.FDBShowArgs{VLAN: 5000}, "vlan 5000 is not a VLAN from 1 to 4094"},
 		{"fdb.del", control.FDBDelArgs{MAC: "52:54:00:00:00:02"}, "no entry"},
 		{"detach", control.DetachArgs{Name: "ghost"}, `no port or device named "ghost"`},
 		{"attach", control.AttachArgs{Spec: "warp:/x"}, "unknown port kind"},
@@ -188,4 +196,77 @@ func FuzzHandle(f *testing.F) {
 			t.Fatalf("reply %+v is neither a result nor an error", r)
 		}
 	})
+}
+
+// TestHelpListsEveryCommand: the help command answers from the same table
+// that dispatch uses, so every command it lists is one the server knows.
+func TestHelpListsEveryCommand(t *testing.T) {
+	_, path := serve(t)
+	c, err := control.Dial(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var help []control.CommandHelp
+	if err := c.Call("help", nil, &help); err != nil {
+		t.Fatal(err)
+	}
+	if len(help) < 10 {
+		t.Fatalf("help lists %d commands: %+v", len(help), help)
+	}
+	for _, h := range help {
+		if h.Help == "" {
+			t.Errorf("%s has no help", h.Name)
+		}
+		err := c.Call(h.Name, nil, nil)
+		if err != nil && strings.Contains(err.Error(), "unknown command") {
+			t.Errorf("help lists %s, which the server does not know", h.Name)
+		}
+	}
+	if h := help[len(help)-1]; h.Name != "reload" {
+		t.Errorf("last command %q, want reload", h.Name)
+	}
+}
+
+// TestReloadHook: reload calls ServerConfig.Reload and answers its
+// result or its error.
+func TestReloadHook(t *testing.T) {
+	f, err := fabric.New(fabric.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := t.TempDir()
+	calls := 0
+	srv, err := control.Listen(control.ServerConfig{Path: filepath.Join(d, "c.sock"), Reload: func() (control.ReloadResult, error) {
+		calls++
+		if calls == 2 {
+			return control.ReloadResult{}, errors.New("l2fabric.toml:3: flow-hold: bad")
+		}
+		return control.ReloadResult{Attached: []string{"a"}, Unchanged: 2}, nil
+	}}, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := srv.Handle([]byte(`{"command":"reload"}`))
+	var res control.ReloadResult
+	if !r.OK || json.Unmarshal(r.Result, &res) != nil || len(res.Attached) != 1 || res.Unchanged != 2 {
+		t.Errorf("reload = %+v", r)
+	}
+	if r := srv.Handle([]byte(`{"command":"reload"}`)); r.OK || !strings.Contains(r.Error, "l2fabric.toml:3: flow-hold") {
+		t.Errorf("failed reload = %+v", r)
+	}
+}
+
+// TestListenNamesMissingDirectory: a control socket in a directory that
+// does not exist says which directory.
+func TestListenNamesMissingDirectory(t *testing.T) {
+	f, err := fabric.New(fabric.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "nodir")
+	_, err = control.Listen(control.ServerConfig{Path: filepath.Join(dir, "ctl.sock")}, f)
+	if err == nil || !strings.Contains(err.Error(), "the directory "+dir+" does not exist") {
+		t.Errorf("Listen in a missing directory: %v", err)
+	}
 }

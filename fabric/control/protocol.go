@@ -23,6 +23,14 @@
 //	fdb.flush  {"port":NAME}                 → {"flushed": N} (learned entries; all ports when no port)
 //	attach     {"spec":"KIND:ARG,..."}       → {"name": NAME}
 //	detach     {"name":NAME}
+//	reload                                   → ReloadResult (re-read the --config file)
+//	help                                     → [{"name","args","help"}...]
+//
+// The table of commands in commands.go is the one list: dispatch, the
+// "unknown command" error and the help command all come from it. An
+// argument of the wrong type is answered with its name and the type
+// wanted: "fdb.show: argument "vlan" is a string, want a number from 0 to
+// 65535".
 //
 // Two commands stream after their reply, until the client sends a line or
 // closes (see stream.go): capture {"ports":[NAME...],"vlan":N,"count":N}
@@ -98,4 +106,21 @@ type DetachArgs struct {
 // VersionResult is version's result.
 type VersionResult struct {
 	Version string `json:"version"`
+}
+
+// ReloadResult is what reload changed. A port whose spec changed is both
+// detached and attached.
+type ReloadResult struct {
+	// Attached names the ports and devices attached.
+	Attached []string `json:"attached"`
+	// Detached names the ports and devices detached.
+	Detached []string `json:"detached"`
+	// Unchanged counts the ports and devices left as they were.
+	Unchanged int `json:"unchanged"`
+	// StaticsAdded and StaticsRemoved count the static entries changed.
+	StaticsAdded   int `json:"statics_added"`
+	StaticsRemoved int `json:"statics_removed"`
+	// Warnings are settings that changed in the file but take effect
+	// only at restart.
+	Warnings []string `json:"warnings,omitempty"`
 }

@@ -8,14 +8,13 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"sort"
+	"path/filepath"
 	"strings"
 	"sync"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/l2fabric/l2fabric/fabric"
-	"github.com/l2fabric/l2fabric/frames"
 )
 
 // ServerConfig configures a Server. Zero values are defaults.
@@ -29,6 +28,9 @@ type ServerConfig struct {
 	Version string
 	// Logger receives the server's logs; nil discards them.
 	Logger hclog.Logger
+	// Reload, when not nil, serves the reload command: it re-reads the
+	// daemon's configuration file and applies what changed.
+	Reload func() (ReloadResult, error)
 }
 
 // Server serves the control protocol for a fabric.
@@ -71,6 +73,10 @@ func Listen(cfg ServerConfig, f *fabric.Fabric) (*Server, error) {
 	}
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: cfg.Path, Net: "unix"})
 	if err != nil {
+		dir := filepath.Dir(cfg.Path)
+		if _, serr := os.Stat(dir); errors.Is(serr, os.ErrNotExist) {
+			return nil, fmt.Errorf("control socket %s: the directory %s does not exist (create it, or pick another path with --control)", cfg.Path, dir)
+		}
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
 	ln.SetUnlinkOnClose(true)
@@ -171,9 +177,6 @@ func readLine(r *bufio.Reader) ([]byte, error) {
 	}
 }
 
-// commands lists the commands Handle knows, for error messages.
-var commands = []string{"version", "ports", "stats", "fdb.show", "fdb.add", "fdb.del", "fdb.flush", "attach", "detach"}
-
 // Handle answers one request line. It never panics on input.
 func (s *Server) Handle(line []byte) Response {
 	var req Request
@@ -193,86 +196,14 @@ func (s *Server) Handle(line []byte) Response {
 	return Response{OK: true, Result: b}
 }
 
-func decodeArgs(req Request, v any) error {
-	if len(req.Args) == 0 {
-		return nil
-	}
-	dec := json.NewDecoder(strings.NewReader(string(req.Args)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%s: malformed args: %v", req.Command, err)
-	}
-	return nil
-}
-
 func (s *Server) dispatch(req Request) (any, error) {
-	switch req.Command {
-	case "version":
-		return VersionResult{Version: s.cfg.Version}, nil
-	case "ports":
-		return s.f.Ports(), nil
-	case "stats":
-		return s.f.Stats(), nil
-	case "fdb.show":
-		var a FDBShowArgs
-		if err := decodeArgs(req, &a); err != nil {
-			return nil, err
-		}
-		out := []fabric.Entry{}
-		for _, e := range s.f.Entries() {
-			if (a.Port == "" || e.Port == a.Port) && (a.VLAN == 0 || e.VLAN == a.VLAN) {
-				out = append(out, e)
-			}
-		}
-		return out, nil
-	case "fdb.add":
-		var a FDBAddArgs
-		if err := decodeArgs(req, &a); err != nil {
-			return nil, err
-		}
-		mac, err := frames.ParseMAC(a.MAC)
-		if err != nil {
-			return nil, err
-		}
-		if a.Port == "" {
-			return nil, errors.New("fdb.add: port is required")
-		}
-		return struct{}{}, s.f.AddStatic(fabric.Static{VLAN: a.VLAN, MAC: mac, Port: a.Port}, false)
-	case "fdb.del":
-		var a FDBDelArgs
-		if err := decodeArgs(req, &a); err != nil {
-			return nil, err
-		}
-		mac, err := frames.ParseMAC(a.MAC)
-		if err != nil {
-			return nil, err
-		}
-		return struct{}{}, s.f.DeleteEntry(a.VLAN, mac)
-	case "fdb.flush":
-		var a FDBFlushArgs
-		if err := decodeArgs(req, &a); err != nil {
-			return nil, err
-		}
-		n, err := s.f.Flush(a.Port)
-		return FlushResult{Flushed: n}, err
-	case "attach":
-		var a AttachArgs
-		if err := decodeArgs(req, &a); err != nil {
-			return nil, err
-		}
-		if a.Spec == "" {
-			return nil, errors.New("attach: spec is required")
-		}
-		name, err := s.f.Open(a.Spec)
-		return AttachResult{Name: name}, err
-	case "detach":
-		var a DetachArgs
-		if err := decodeArgs(req, &a); err != nil {
-			return nil, err
-		}
-		return struct{}{}, s.f.Detach(a.Name)
+	c, ok := lookupCommand(req.Command)
+	if !ok {
+		return nil, fmt.Errorf("unknown command %q; commands: %s", req.Command, strings.Join(commandNames(), ", "))
 	}
-	cmds := append([]string(nil), commands...)
-	sort.Strings(cmds)
-	return nil, fmt.Errorf("unknown command %q; commands: %s", req.Command, strings.Join(cmds, ", "))
+	args, err := c.decodeArgs(req.Args)
+	if err != nil {
+		return nil, err
+	}
+	return c.run(s, args)
 }

@@ -29,7 +29,7 @@ func (c *Client) Stream(command string, args any) (*Stream, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.c.SetDeadline(time.Now().Add(30 * time.Second))
+	c.c.SetDeadline(time.Now().Add(c.timeout))
 	if _, err := c.c.Write(append(b, '\n')); err != nil {
 		return nil, fmt.Errorf("sending %s: %w", command, err)
 	}

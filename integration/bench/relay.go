@@ -12,10 +12,13 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/l2fabric/l2fabric/internal/mmsg"
 )
 
 // relayEnv, when set to "PATH,listen", makes this program the
-// listener-style relay (see runListenRelay). When set to
+// listener-style relay (see runListenRelay); "PATH,stream" makes it the
+// stream relay (see runStreamRelay). When set to
 // "A,PEER_A,B,PEER_B[,connect]", it makes this
 // program the bare relay: sockets bound at A and B and connected to
 // PEER_A and PEER_B, each datagram read on A sent to PEER_B from B and each
@@ -37,6 +40,9 @@ func runRelay(spec string) error {
 	p := strings.Split(spec, ",")
 	if len(p) == 2 && p[1] == "listen" {
 		return runListenRelay(p[0])
+	}
+	if len(p) == 2 && p[1] == "stream" {
+		return runStreamRelay(p[0])
 	}
 	if len(p) != 4 && !(len(p) == 5 && p[4] == "connect") {
 		return fmt.Errorf("%s=%q: want A,PEER_A,B,PEER_B[,connect]", relayEnv, spec)
@@ -81,18 +87,18 @@ func serveRelay(loops ...func() error) error {
 // sendAll sends the n datagrams of hdrs on fd with sendmmsg, blocking
 // while the receiver is full; datagrams for a peer that is gone are
 // dropped.
-func sendAll(fd int, hdrs []mmsghdr, n int) error {
+func sendAll(fd int, hdrs []mmsg.Hdr, n int) error {
 	for sent := 0; sent < n; {
-		r, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&hdrs[sent])), uintptr(n-sent), 0, 0, 0)
+		r, err := mmsg.Send(fd, hdrs[sent:n], 0)
 		switch {
-		case errno == unix.EINTR:
+		case errors.Is(err, unix.EINTR):
 			continue
-		case errors.Is(errno, unix.ECONNREFUSED), errors.Is(errno, unix.ENOENT):
+		case errors.Is(err, unix.ECONNREFUSED), errors.Is(err, unix.ENOENT):
 			sent = n // no peer: drop
-		case errno != 0:
-			return fmt.Errorf("relay: sendmmsg: %w", errno)
+		case err != nil:
+			return fmt.Errorf("relay: sendmmsg: %w", err)
 		default:
-			sent += int(r)
+			sent += r
 		}
 	}
 	return nil
@@ -118,30 +124,30 @@ func relayLoop(in, out int) error {
 	for i := range bufs {
 		bufs[i] = make([]byte, 65536)
 	}
-	rh := make([]mmsghdr, batch)
+	rh := make([]mmsg.Hdr, batch)
 	ri := make([]unix.Iovec, batch)
-	sh := make([]mmsghdr, batch)
+	sh := make([]mmsg.Hdr, batch)
 	si := make([]unix.Iovec, batch)
 	for i := range rh {
 		ri[i].Base = &bufs[i][0]
 		ri[i].SetLen(len(bufs[i]))
-		rh[i].hdr.Iov = &ri[i]
-		rh[i].hdr.SetIovlen(1)
+		rh[i].Msg.Iov = &ri[i]
+		rh[i].Msg.SetIovlen(1)
 		si[i].Base = &bufs[i][0]
-		sh[i].hdr.Iov = &si[i]
-		sh[i].hdr.SetIovlen(1)
+		sh[i].Msg.Iov = &si[i]
+		sh[i].Msg.SetIovlen(1)
 	}
 	for {
-		r, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(in), uintptr(unsafe.Pointer(&rh[0])), batch, unix.MSG_WAITFORONE, 0, 0)
-		if errno == unix.EINTR {
+		r, err := mmsg.Recv(in, rh, unix.MSG_WAITFORONE)
+		if errors.Is(err, unix.EINTR) {
 			continue
 		}
-		if errno != 0 {
-			return fmt.Errorf("relay: recvmmsg: %w", errno)
+		if err != nil {
+			return fmt.Errorf("relay: recvmmsg: %w", err)
 		}
-		n := int(r)
+		n := r
 		for i := 0; i < n; i++ {
-			si[i].SetLen(int(rh[i].n))
+			si[i].SetLen(int(rh[i].Len))
 		}
 		if err := sendAll(out, sh, n); err != nil {
 			return err
@@ -169,37 +175,37 @@ func listenRelayLoop(fd int) error {
 	for i := range bufs {
 		bufs[i] = make([]byte, 65536)
 	}
-	rh := make([]mmsghdr, batch)
+	rh := make([]mmsg.Hdr, batch)
 	ri := make([]unix.Iovec, batch)
 	from := make([]sockaddr, batch)
-	sh := make([]mmsghdr, batch)
+	sh := make([]mmsg.Hdr, batch)
 	si := make([]unix.Iovec, batch)
 	var peers [2]sockaddr
 	known := 0
 	for i := range rh {
 		ri[i].Base = &bufs[i][0]
-		rh[i].hdr.Iov = &ri[i]
-		rh[i].hdr.SetIovlen(1)
-		sh[i].hdr.Iov = &si[i]
-		sh[i].hdr.SetIovlen(1)
+		rh[i].Msg.Iov = &ri[i]
+		rh[i].Msg.SetIovlen(1)
+		sh[i].Msg.Iov = &si[i]
+		sh[i].Msg.SetIovlen(1)
 	}
 	same := func(a, b *sockaddr) bool { return a.len == b.len && a.raw.Path == b.raw.Path }
 	for {
 		for i := range rh {
 			ri[i].SetLen(len(bufs[i]))
-			rh[i].hdr.Name = (*byte)(unsafe.Pointer(&from[i].raw))
-			rh[i].hdr.Namelen = uint32(unsafe.Sizeof(from[i].raw))
+			rh[i].Msg.Name = (*byte)(unsafe.Pointer(&from[i].raw))
+			rh[i].Msg.Namelen = uint32(unsafe.Sizeof(from[i].raw))
 		}
-		r, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&rh[0])), batch, unix.MSG_WAITFORONE, 0, 0)
-		if errno == unix.EINTR {
+		r, err := mmsg.Recv(fd, rh, unix.MSG_WAITFORONE)
+		if errors.Is(err, unix.EINTR) {
 			continue
 		}
-		if errno != 0 {
-			return fmt.Errorf("relay: recvmmsg: %w", errno)
+		if err != nil {
+			return fmt.Errorf("relay: recvmmsg: %w", err)
 		}
 		n := 0
-		for i := 0; i < int(r); i++ {
-			from[i].len = rh[i].hdr.Namelen
+		for i := 0; i < r; i++ {
+			from[i].len = rh[i].Msg.Namelen
 			src := -1
 			for j := 0; j < known; j++ {
 				if same(&peers[j], &from[i]) {
@@ -211,14 +217,14 @@ func listenRelayLoop(fd int) error {
 				src = known
 				known++
 			}
-			if src < 0 || known < 2 || rh[i].n == 4 { // a third sender, the other unknown, or a hello
+			if src < 0 || known < 2 || rh[i].Len == 4 { // a third sender, the other unknown, or a hello
 				continue
 			}
 			dst := &peers[1-src]
 			si[n].Base = &bufs[i][0]
-			si[n].SetLen(int(rh[i].n))
-			sh[n].hdr.Name = (*byte)(unsafe.Pointer(&dst.raw))
-			sh[n].hdr.Namelen = dst.len
+			si[n].SetLen(int(rh[i].Len))
+			sh[n].Msg.Name = (*byte)(unsafe.Pointer(&dst.raw))
+			sh[n].Msg.Namelen = dst.len
 			n++
 		}
 		if err := sendAll(fd, sh, n); err != nil {

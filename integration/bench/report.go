@@ -156,7 +156,8 @@ func report(res *results) string {
 	w("**relay (qemu-style)**: a separate process moving datagrams between two sockets with recvmmsg/sendmmsg and no switching decision, blocking while a receiver is full instead of dropping, its sockets connected to the endpoints as l2fabric's peer-mode sockets are and the endpoints sending to it unconnected as qemu does; **relay (connected pairs)**: the same with the endpoints connected back, as libvdeplug does with vde_switch and as the ends of a socketpair are. ")
 	w("The two relays bound what a process can do with each style of socket on this machine: a unix datagram socket that is not connected back to its sender accepts at most net.unix.max_dgram_qlen + 1 queued datagrams from it, a connected pair is bounded only by the send buffer. ")
 	w("**relay (vfkit-style)**: one socket both endpoints connect to, each datagram sent on to the other endpoint's address from it, as l2fabric's listener does. ")
-	w("So l2fabric (socketpair) is compared like for like with vde_switch and with the relay over connected pairs, l2fabric (peer) with the qemu-style relay, l2fabric (listener) with the vfkit-style relay. ")
+	w("**l2fabric (stream)**: one `--port stream:vms.sock`, each endpoint a unix stream connection to it, frames behind a 4-byte length, written with writev batches of 64 (lima's VMs through socket_vmnet's protocol); **relay (stream)**: a process that accepts the two connections and moves whole frames between them, reassembling each read and writing batches of 64 with writev straight from its read buffer. ")
+	w("So l2fabric (socketpair) is compared like for like with vde_switch and with the relay over connected pairs, l2fabric (peer) with the qemu-style relay, l2fabric (listener) with the vfkit-style relay, l2fabric (stream) with the stream relay. ")
 	w("Gbit/s counts frame bytes × 8. Sent frames/s is what the sender got into the switch's socket; loss is the share of those that no receiver got (every receiver should get every frame); switch CPU is its process's user+system time in %% of one core. ")
 	w("The switch counters show where frames were lost: l2fabric's drop counters (`tx_queue_full`: an egress port's queue was full or its VM was not taking frames; `rx_backend`: a listening socket's per-VM receive queue overflowed), and vde_switch's port totals (it counts a frame as out even when the send to the VM fails).\n\n")
 
@@ -306,7 +307,7 @@ func writeTargets(w func(string, ...any), res *results) {
 	}
 	w("### Targets\n\n")
 	w("| l2fabric attach style | limit it is held to | 64 B: / vde_switch (≥ 1.3) | 64 B: / limit (≥ 0.9) | 1500 B: / limit (≥ 0.9) | %d idle VMs: / 2 ports (≥ 0.95) |\n|---|---|---:|---:|---:|---:|\n", idleStations)
-	for _, st := range []struct{ k, limit kind }{{l2fPair, relayConn}, {l2fPeer, relay}, {l2fListener, relayListen}} {
+	for _, st := range []struct{ k, limit kind }{{l2fPair, relayConn}, {l2fPeer, relay}, {l2fListener, relayListen}, {l2fStream, relayStream}} {
 		if _, ok := res.unicast[st.k]; !ok {
 			continue
 		}

@@ -10,6 +10,9 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/l2fabric/l2fabric/internal/mmsg"
+	"github.com/l2fabric/l2fabric/internal/sockbuf"
 )
 
 // batch is the number of datagrams moved per sendmmsg/recvmmsg call, as
@@ -25,12 +28,6 @@ const (
 // pollTimeout bounds every blocking send and receive, so that loops can
 // notice they were asked to stop.
 const pollTimeout = 100 * time.Millisecond
-
-// mmsghdr is struct mmsghdr: a msghdr and the length the kernel moved.
-type mmsghdr struct {
-	hdr unix.Msghdr
-	n   uint32
-}
 
 // sockaddr is a unix socket address in the kernel's layout.
 type sockaddr struct {
@@ -62,10 +59,11 @@ type endpoint struct {
 	path string
 	to   *sockaddr // nil: the socket is connected
 	mac  [6]byte
+	st   *streamConn // stream-style endpoints (stream.go): framing state
 
-	shdrs []mmsghdr
+	shdrs []mmsg.Hdr
 	siovs []unix.Iovec
-	rhdrs []mmsghdr
+	rhdrs []mmsg.Hdr
 	riovs []unix.Iovec
 }
 
@@ -85,8 +83,8 @@ func newEndpoint(name, path string, mac [6]byte) (*endpoint, error) {
 	}
 	return &endpoint{
 		name: name, fd: fd, path: path, mac: mac,
-		shdrs: make([]mmsghdr, batch), siovs: make([]unix.Iovec, batch),
-		rhdrs: make([]mmsghdr, batch), riovs: make([]unix.Iovec, batch),
+		shdrs: make([]mmsg.Hdr, batch), siovs: make([]unix.Iovec, batch),
+		rhdrs: make([]mmsg.Hdr, batch), riovs: make([]unix.Iovec, batch),
 	}, nil
 }
 
@@ -107,21 +105,13 @@ func newPairEndpoint(name string, mac [6]byte) (*endpoint, *os.File, error) {
 	unix.SetsockoptTimeval(fds[0], unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv)
 	return &endpoint{
 		name: name, fd: fds[0], mac: mac,
-		shdrs: make([]mmsghdr, batch), siovs: make([]unix.Iovec, batch),
-		rhdrs: make([]mmsghdr, batch), riovs: make([]unix.Iovec, batch),
+		shdrs: make([]mmsg.Hdr, batch), siovs: make([]unix.Iovec, batch),
+		rhdrs: make([]mmsg.Hdr, batch), riovs: make([]unix.Iovec, batch),
 	}, os.NewFile(uintptr(fds[1]), name+"-switch-end"), nil
 }
 
-// setBuffers sizes a socket's buffers, with the FORCE variants (root) so
-// that net.core.[rw]mem_max does not cap them.
-func setBuffers(fd int) {
-	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, sendBuffer) != nil {
-		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, sendBuffer)
-	}
-	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, recvBuffer) != nil {
-		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, recvBuffer)
-	}
-}
+// setBuffers sizes a socket's buffers as l2fabric's dgram backend does.
+func setBuffers(fd int) { sockbuf.Set(fd, sendBuffer, recvBuffer) }
 
 // sendTo makes the endpoint send every datagram to path with sendto
 // semantics, as qemu's -netdev dgram does (its socket is not connected).
@@ -147,11 +137,14 @@ func (e *endpoint) connect(path string) error {
 // many went. It blocks while the receiver's queue is full, up to
 // pollTimeout (then unix.EAGAIN).
 func (e *endpoint) send(bufs [][]byte) (int, error) {
+	if e.st != nil {
+		return e.st.send(e.fd, bufs)
+	}
 	n := min(len(bufs), batch)
 	for i := 0; i < n; i++ {
 		e.siovs[i].Base = unsafe.SliceData(bufs[i])
 		e.siovs[i].SetLen(len(bufs[i]))
-		h := &e.shdrs[i].hdr
+		h := &e.shdrs[i].Msg
 		*h = unix.Msghdr{Iov: &e.siovs[i]}
 		h.SetIovlen(1)
 		if e.to != nil {
@@ -159,11 +152,7 @@ func (e *endpoint) send(bufs [][]byte) (int, error) {
 			h.Namelen = e.to.len
 		}
 	}
-	r, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(e.fd), uintptr(unsafe.Pointer(&e.shdrs[0])), uintptr(n), 0, 0, 0)
-	if errno != 0 {
-		return 0, errno
-	}
-	return int(r), nil
+	return mmsg.Send(e.fd, e.shdrs[:n], 0)
 }
 
 // sendAll sends every datagram of bufs, retrying while the receiver is
@@ -186,26 +175,30 @@ func (e *endpoint) sendAll(bufs [][]byte, deadline time.Time) error {
 // their lengths in sizes. It blocks until one arrives, up to pollTimeout
 // (then unix.EAGAIN).
 func (e *endpoint) recv(bufs [][]byte, sizes []int) (int, error) {
+	if e.st != nil {
+		return e.st.recv(e.fd, bufs, sizes)
+	}
 	n := min(len(bufs), batch)
 	for i := 0; i < n; i++ {
 		e.riovs[i].Base = unsafe.SliceData(bufs[i])
 		e.riovs[i].SetLen(len(bufs[i]))
-		h := &e.rhdrs[i].hdr
+		h := &e.rhdrs[i].Msg
 		*h = unix.Msghdr{Iov: &e.riovs[i]}
 		h.SetIovlen(1)
 	}
-	r, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(e.fd), uintptr(unsafe.Pointer(&e.rhdrs[0])), uintptr(n), unix.MSG_WAITFORONE, 0, 0)
-	if errno != 0 {
-		return 0, errno
+	r, err := mmsg.Recv(e.fd, e.rhdrs[:n], unix.MSG_WAITFORONE)
+	for i := 0; i < r; i++ {
+		sizes[i] = int(e.rhdrs[i].Len)
 	}
-	for i := 0; i < int(r); i++ {
-		sizes[i] = int(e.rhdrs[i].n)
-	}
-	return int(r), nil
+	return r, err
 }
 
 // drain discards whatever is queued on the endpoint without waiting.
 func (e *endpoint) drain() {
+	if e.st != nil {
+		e.st.drain(e.fd)
+		return
+	}
 	buf := make([]byte, 65536)
 	for {
 		if _, _, err := unix.Recvfrom(e.fd, buf, unix.MSG_DONTWAIT); err != nil {

@@ -25,17 +25,26 @@ const (
 	relay                   // no switch: two sockets relayed to each other, the endpoints sending unconnected as qemu
 	relayConn               // the same with connected socket pairs, as VDE and socketpairs
 	relayListen             // no switch: one socket both endpoints connect to, as l2fabric's listener
+	l2fStream               // l2fabric, one stream listener, VMs connect (lima, socket_vmnet's clients)
+	relayStream             // no switch: one stream listener, whole frames moved between its two connections
 )
 
 // allKinds are the switches and attach styles measured, in report order.
-var allKinds = []kind{l2fPeer, l2fListener, l2fPair, vde, relay, relayConn, relayListen}
+var allKinds = []kind{l2fPeer, l2fListener, l2fPair, l2fStream, vde, relay, relayConn, relayListen, relayStream}
 
 // isRelay reports whether k is a bare relay (two endpoints, no switching).
-func (k kind) isRelay() bool { return k == relay || k == relayConn || k == relayListen }
+func (k kind) isRelay() bool {
+	return k == relay || k == relayConn || k == relayListen || k == relayStream
+}
+
+// isL2fabric reports whether k is l2fabric in one of its attach styles.
+func (k kind) isL2fabric() bool {
+	return k == l2fPeer || k == l2fListener || k == l2fPair || k == l2fStream
+}
 
 // name is the kind's name for -only.
 func (k kind) name() string {
-	return [...]string{"peer", "listener", "pair", "vde", "relay", "relay-conn", "relay-listen"}[k]
+	return [...]string{"peer", "listener", "pair", "vde", "relay", "relay-conn", "relay-listen", "stream", "relay-stream"}[k]
 }
 
 func kindNames() []string {
@@ -69,6 +78,10 @@ func (k kind) String() string {
 		return "relay (qemu-style)"
 	case relayConn:
 		return "relay (connected pairs)"
+	case l2fStream:
+		return "l2fabric (stream)"
+	case relayStream:
+		return "relay (stream)"
 	default:
 		return "relay (vfkit-style)"
 	}
@@ -142,7 +155,9 @@ func (e *env) newTopo(k kind, nrecv, nidle int) (*topo, error) {
 		}
 		var ep *endpoint
 		var err error
-		if k == l2fPair {
+		if k == l2fStream || k == relayStream {
+			ep = newStreamEndpoint(name, stationMAC(i+1))
+		} else if k == l2fPair {
 			var f *os.File
 			ep, f, err = newPairEndpoint(name, stationMAC(i+1))
 			if err == nil {
@@ -169,14 +184,17 @@ func (e *env) start(k kind, nrecv, nidle int) (*topo, error) {
 		return nil, err
 	}
 	switch k {
-	case l2fPeer, l2fListener, l2fPair:
+	case l2fPeer, l2fListener, l2fPair, l2fStream:
 		err = e.startL2fabric(t)
 	case vde:
 		err = e.startVDE(t)
-	case relay, relayConn, relayListen:
-		if nrecv != 1 || nidle != 0 {
+	case relay, relayConn, relayListen, relayStream:
+		switch {
+		case nrecv != 1 || nidle != 0:
 			err = errors.New("the relay connects exactly two endpoints")
-		} else {
+		case k == relayStream:
+			err = e.startStreamRelay(t)
+		default:
 			err = e.startRelay(t)
 		}
 	}
@@ -212,6 +230,8 @@ func (e *env) startL2fabric(t *topo) error {
 				return err
 			}
 		}
+	case l2fStream:
+		args = append(args, "--port", "stream:"+listen)
 	default:
 		args = append(args, "--port", "dgram:"+listen)
 	}
@@ -225,6 +245,15 @@ func (e *env) startL2fabric(t *topo) error {
 	}
 	t.proc = p
 	want := len(t.eps)
+	if t.kind == l2fStream {
+		if err := t.waitPorts(1); err != nil {
+			return err
+		}
+		if err := t.connectStream(listen); err != nil {
+			return err
+		}
+		want++ // the listening device's own line
+	}
 	if t.kind == l2fListener {
 		// The device is listed alone until a client comes.
 		if err := t.waitPorts(1); err != nil {
@@ -373,7 +402,7 @@ func (t *topo) learn() error {
 		x.drain()
 	}
 	switch t.kind {
-	case l2fPeer, l2fListener, l2fPair:
+	case l2fPeer, l2fListener, l2fPair, l2fStream:
 		var entries []struct {
 			MAC string `json:"mac"`
 		}

@@ -39,7 +39,7 @@ func (a swCounters) sub(b swCounters) swCounters {
 // counters reads the switch's counters; a failure leaves ok false.
 func (t *topo) counters() swCounters {
 	switch t.kind {
-	case l2fPeer, l2fListener, l2fPair:
+	case l2fPeer, l2fListener, l2fPair, l2fStream:
 		c, err := t.l2fCounters()
 		if err != nil {
 			return swCounters{}

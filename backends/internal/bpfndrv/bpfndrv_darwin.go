@@ -13,6 +13,8 @@ import (
 
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
+
+	"github.com/l2fabric/l2fabric/backends/internal/linkwatch"
 )
 
 // Open opens a BPF device on ifname for receiving and a PF_NDRV socket for
@@ -26,7 +28,7 @@ func Open(ifname string, cfg Config) (*Port, error) {
 // darwinSystem is the system a darwin port runs on.
 type darwinSystem struct{}
 
-func (darwinSystem) lookup(ifname string) (ifaceState, error) { return lookupInterface(ifname) }
+func (darwinSystem) links() (linkwatch.Source, error) { return linkwatch.System() }
 
 func (darwinSystem) open(ifname string, cfg Config, prog []bpf.RawInstruction) (device, error) {
 	d, err := openDevice(ifname, cfg, prog)
@@ -39,12 +41,6 @@ func (darwinSystem) open(ifname string, cfg Config, prog []bpf.RawInstruction) (
 // wakeIdent identifies the EVFILT_USER event that wakes a read blocked in
 // kevent when the device closes.
 const wakeIdent = 1
-
-// waitTimeout bounds one wait in kevent, so that a read looks again even
-// if no event comes (xnu: bpfdetach wakes the knote, but the filter
-// reports it ready only when data is buffered, so an interface detached
-// from an idle descriptor produces no event; the next read returns ENXIO).
-const waitTimeout = pollInterval
 
 // darwinDevice is a BPF descriptor, the kqueue a read waits in, and an
 // NDRV socket. The descriptors are held by *os.File, whose reference
@@ -258,9 +254,13 @@ func (d *darwinDevice) read(buf []byte) (int, error) {
 	}
 	wait := func() error {
 		var kerr error
-		timeout := unix.NsecToTimespec(int64(waitTimeout))
+		// No timeout: xnu's bpfdetach wakes the knote but the filter
+		// reports it ready only when data is buffered, so an interface
+		// detached from an idle descriptor produces no event here; the
+		// route socket reports the departure instead, and the supervisor
+		// closes the device, which triggers the EVFILT_USER event.
 		if err := d.kqRC.Control(func(fd uintptr) {
-			_, kerr = unix.Kevent(int(fd), nil, d.events[:], &timeout)
+			_, kerr = unix.Kevent(int(fd), nil, d.events[:], nil)
 		}); err != nil {
 			return errClosed
 		}

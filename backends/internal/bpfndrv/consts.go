@@ -56,10 +56,13 @@ const (
 	// is zero. The kernel keeps two of them (store and hold) per
 	// descriptor.
 	DefaultBufferSize = 4 << 20
-	// maxBufferSize is the largest BPF buffer xnu grants: half of the
-	// 64 MiB copy limit (xnu: BPF_BUFSIZE_CAP). Larger requests are
-	// capped by the kernel; Open caps them first so the error messages
-	// stay meaningful.
+	// maxBufferSize is the largest BPF buffer any macOS grants: from
+	// macOS 13, half of the 64 MiB copy limit (xnu: BPF_BUFSIZE_CAP).
+	// Up to macOS 12 the kernel caps requests at debug.bpf_maxbufsize,
+	// 512 KiB by default (so DefaultBufferSize is cut to that there).
+	// The kernel lowers a larger request to its limit without an error;
+	// Open caps it first so the error messages stay meaningful, and every
+	// read uses the size BIOCGBLEN reports, whatever was asked.
 	maxBufferSize = 32 << 20
 	// minBufferSize is BPF_MINBUFSIZE.
 	minBufferSize = 32

@@ -12,8 +12,8 @@ import (
 
 // readWaiting is a blocking read made of a non-blocking one: it calls
 // tryRead until it returns data or fails, and wait (which returns when
-// the descriptor may be readable, when it is woken, or after a while)
-// whenever there is nothing to read. It returns errClosed once closed is
+// the descriptor may be readable, or when it is woken) whenever there is
+// nothing to read. It returns errClosed once closed is
 // set; tryRead and wait return errClosed when the descriptor is closed.
 func readWaiting(closed *atomic.Bool, tryRead func() (int, error), wait func() error) (int, error) {
 	for {

@@ -9,9 +9,10 @@
 // filter program that admits broadcast, multicast and the unicast MACs that
 // live behind the fabric's other ports (filter.go), the byte layouts of the
 // kernel structures (encode.go), the ioctl sequence that configures a BPF
-// descriptor (setup.go), and the port itself (port.go): batching, the link
-// monitor that reopens the interface when it is deleted and re-created,
-// bounded waits on a full transmit queue, drop accounting. The darwin files
+// descriptor (setup.go), and the port itself (port.go): batching, keeping
+// the device open across the interface being deleted and re-created
+// (through a linkwatch.Supervisor, which learns it from the PF_ROUTE
+// socket), bounded waits on a full transmit queue, drop accounting. The darwin files
 // only issue the system calls (bpfndrv_darwin.go) and check at compile time
 // that the numbers pinned here equal golang.org/x/sys's (assert_darwin.go).
 //

@@ -82,10 +82,11 @@ func newBPFProgram(prog []bpf.RawInstruction) bpfProgram {
 	return bpfProgram{Len: uint32(len(prog)), Insns: &prog[0]}
 }
 
-// bpfStat is struct bpf_stat, what BIOCGSTATS fills in: frames the filter
-// admitted (bs_recv) and frames dropped because the buffers were full
-// (bs_drop), both counted since the descriptor was attached and 32 bits
-// wide.
+// bpfStat is struct bpf_stat, what BIOCGSTATS fills in: frames that
+// reached the descriptor, counted before the filter ran (bs_recv, so it
+// includes what the filter rejected), and frames the filter admitted but
+// that were dropped because the buffers were full (bs_drop), both counted
+// since the descriptor was attached and 32 bits wide.
 type bpfStat struct {
 	Recv uint32
 	Drop uint32

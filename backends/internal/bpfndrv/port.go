@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/net/bpf"
 
+	"github.com/l2fabric/l2fabric/backends/internal/linkwatch"
 	"github.com/l2fabric/l2fabric/fabric"
 	"github.com/l2fabric/l2fabric/frames"
 )
@@ -24,8 +25,9 @@ type Config struct {
 	// filter at all.
 	Promisc bool
 	// BufferSize is the BPF buffer size to ask the kernel for; 0 means
-	// DefaultBufferSize (4 MiB). The kernel caps it at 32 MiB; the size
-	// it grants is what every read passes.
+	// DefaultBufferSize (4 MiB). The kernel caps it (32 MiB from macOS
+	// 13; debug.bpf_maxbufsize, 512 KiB by default, before); the size it
+	// grants is what every read passes.
 	BufferSize int
 	// Logger receives the port's warnings (an interface that cannot be
 	// reopened, a filter the kernel refused). nil discards them.
@@ -38,8 +40,6 @@ const (
 	// Write. One BPF read usually returns many frames; what does not fit
 	// a batch is kept for the next Read.
 	batchSize = 64
-	// pollInterval is how often the link monitor looks at the interface.
-	pollInterval = 250 * time.Millisecond
 	// sendTimeout bounds how long a Write retries frames the interface
 	// has no room for before it gives up with fabric.ErrTxFull.
 	sendTimeout = 50 * time.Millisecond
@@ -50,14 +50,13 @@ const (
 // timing is a port's timing: defaultTiming in production, shorter or
 // longer in tests.
 type timing struct {
-	poll        time.Duration // pollInterval
 	sendTimeout time.Duration
 	sendBackoff time.Duration
 }
 
 // defaultTiming returns the timing of the ports Open returns.
 func defaultTiming() timing {
-	return timing{poll: pollInterval, sendTimeout: sendTimeout, sendBackoff: sendBackoff}
+	return timing{sendTimeout: sendTimeout, sendBackoff: sendBackoff}
 }
 
 // Errors a device returns (wrapped) so that the port, which is portable,
@@ -72,7 +71,7 @@ var (
 	// the BPF descriptor, EPIPE on the NDRV socket): the device is dead
 	// and must be reopened.
 	errGone = errors.New("interface gone")
-	// errClosed: the device was closed (by Close, or by the monitor
+	// errClosed: the device was closed (by Close, or by the supervisor
 	// replacing it).
 	errClosed = errors.New("device closed")
 )
@@ -99,60 +98,47 @@ type device interface {
 	close() error
 }
 
-// ifaceState is what the link monitor learns about the interface.
-type ifaceState struct {
-	present bool // the interface exists
-	up      bool // administratively up, and running (carrier)
-	index   int  // its index: a new one means it was deleted and re-created
-}
-
 // system is what a port needs from the operating system: the darwin glue
 // in production, fakes in tests.
 type system interface {
 	// open opens a device on ifname with filter prog.
 	open(ifname string, cfg Config, prog []bpf.RawInstruction) (device, error)
-	// lookup returns the interface's state; an error means it could not
-	// be learned this time (not that the interface is gone).
-	lookup(ifname string) (ifaceState, error)
+	// links is where the interface's link events come from.
+	links() (linkwatch.Source, error)
 }
 
 // handle is the device the port currently uses.
 type handle struct {
-	dev   device
-	index int
-	// dead is set when the device reported errGone: the monitor replaces
-	// it at its next look.
-	dead atomic.Bool
+	dev device
+	// gen is the generation of the filter the device has (guarded by
+	// Port.fmu).
+	gen uint64
 	// dropSeen is the last bs_drop observed (guarded by Port.smu).
 	dropSeen uint32
 }
 
 // Port is a host interface on the fabric through BPF and NDRV. It
 // implements fabric.Port, fabric.Linker, fabric.AddressFilter and
-// fabric.RxDropper. When the interface is deleted the port reports its
-// link down and, when an interface of that name is back, reopens BPF and
-// NDRV on it and reports the link up.
+// fabric.RxDropper. Its device is kept by a linkwatch.Supervisor: when
+// the interface is deleted the port reports its link down and closes the
+// device; when an interface of that name is back (even with its index
+// recycled, as xnu does) it opens BPF and NDRV on it again and reports
+// the link up.
 type Port struct {
 	ifname string
 	cfg    Config
 	sys    system
 	log    hclog.Logger
 	timing timing
+	sup    *linkwatch.Supervisor[handle]
 
-	cur     atomic.Pointer[handle] // nil while the interface is gone
-	changed chan struct{}          // a token when cur was replaced
-	done    chan struct{}
-	closing atomic.Bool
-	wg      sync.WaitGroup
-
-	// fmu guards the filter and serializes replacing cur with applying
-	// a new filter, so that no device keeps an old one.
+	// fmu guards the filter and the generation each handle has, so that
+	// no device keeps an old one.
 	fmu     sync.Mutex
 	prog    []bpf.RawInstruction
 	progGen uint64
 	exact   bool
-
-	link *fabric.LinkState
+	opened  *handle // the handle opened last
 
 	smu         sync.Mutex // guards kernelDrops and handle.dropSeen
 	kernelDrops uint64
@@ -170,10 +156,10 @@ var (
 	_ fabric.RxDropper     = (*Port)(nil)
 )
 
-// newPort opens a device on ifname through sys and starts the link
-// monitor. The port starts admitting broadcast and multicast only, until
-// SetRemoteMACs says which unicast MACs live behind the fabric's other
-// ports.
+// newPort opens a device on ifname through sys and has it kept by a
+// supervisor. The port starts admitting broadcast and multicast only,
+// until SetRemoteMACs says which unicast MACs live behind the fabric's
+// other ports.
 func newPort(ifname string, cfg Config, sys system, t timing) (*Port, error) {
 	if err := checkIfName(ifname); err != nil {
 		return nil, err
@@ -185,146 +171,60 @@ func newPort(ifname string, cfg Config, sys system, t timing) (*Port, error) {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	st, err := sys.lookup(ifname)
-	if err != nil {
-		return nil, fmt.Errorf("looking up %s: %w", ifname, err)
-	}
-	if !st.present {
-		return nil, fmt.Errorf("no interface %q", ifname)
-	}
-	prog, exact := FilterProgram(nil)
-	dev, err := sys.open(ifname, cfg, prog)
+	src, err := sys.links()
 	if err != nil {
 		return nil, err
 	}
-	p := &Port{
-		ifname:  ifname,
-		cfg:     cfg,
-		sys:     sys,
-		log:     log,
-		timing:  t,
-		changed: make(chan struct{}, 1),
-		done:    make(chan struct{}),
-		link:    fabric.NewLinkState(),
-		prog:    prog,
-		exact:   exact,
+	p := &Port{ifname: ifname, cfg: cfg, sys: sys, log: log, timing: t}
+	p.prog, p.exact = FilterProgram(nil)
+	p.sup, err = linkwatch.NewSupervisor(linkwatch.Config[handle]{
+		Name:        ifname,
+		Open:        p.openHandle,
+		Close:       p.retire,
+		NeedCarrier: true,
+		Check:       p.refilter,
+		Log:         log,
+		Source:      src,
+	})
+	if err != nil {
+		return nil, err
 	}
-	p.cur.Store(&handle{dev: dev, index: st.index})
-	p.wg.Add(1)
-	go p.monitor()
 	return p, nil
 }
 
-// monitor looks at the interface every poll interval until the port
-// closes.
-func (p *Port) monitor() {
-	defer p.wg.Done()
-	t := time.NewTicker(p.timing.poll)
-	defer t.Stop()
-	var lastErr string
-	for {
-		select {
-		case <-p.done:
-			return
-		case <-t.C:
-		}
-		p.check(&lastErr)
+// openHandle opens a device on the interface l with the current filter.
+func (p *Port) openHandle(l linkwatch.Link) (*handle, linkwatch.Link, error) {
+	if l.Index == 0 {
+		return nil, l, fmt.Errorf("no interface %q: %w", p.ifname, linkwatch.ErrNotFound)
 	}
-}
-
-// check is one look at the interface: it drops the device when the
-// interface is gone, opens a new one when the interface is back (or was
-// re-created, or the device died), and reports link changes. lastErr is
-// the last reopening error logged, so that a persistent one is logged
-// once.
-func (p *Port) check(lastErr *string) {
-	st, err := p.sys.lookup(p.ifname)
-	if err != nil {
-		if msg := err.Error(); msg != *lastErr {
-			p.log.Warn("cannot look the interface up", "interface", p.ifname, "error", err)
-			*lastErr = msg
-		}
-		return
-	}
-	cur := p.cur.Load()
-	reason := "interface down or no carrier"
-	reopened := false
-	switch {
-	case !st.present:
-		if cur != nil {
-			p.replace(cur, nil, 0)
-		}
-		reason = "interface gone"
-	case cur == nil || cur.dead.Load() || cur.index != st.index:
-		h, gen, err := p.openHandle(st.index)
-		if err != nil {
-			if msg := err.Error(); msg != *lastErr {
-				p.log.Warn("cannot reopen the interface", "interface", p.ifname, "error", err)
-				*lastErr = msg
-			}
-			if cur != nil {
-				// Attached to an interface that is no more.
-				p.replace(cur, nil, 0)
-			}
-			reason = "cannot reopen the interface: " + err.Error()
-			st.up = false
-			break
-		}
-		*lastErr = ""
-		p.replace(cur, h, gen)
-		reopened = cur == nil
-	}
-	up := st.present && st.up && p.cur.Load() != nil
-	if up == p.link.Up() {
-		return
-	}
-	if up {
-		reason = "interface up"
-		if reopened {
-			reason = "interface back"
-		}
-	}
-	p.link.Set(up, reason, false)
-}
-
-// openHandle opens a device with the current filter, and returns it with
-// the filter's generation.
-func (p *Port) openHandle(index int) (*handle, uint64, error) {
 	p.fmu.Lock()
 	prog, gen := p.prog, p.progGen
 	p.fmu.Unlock()
 	dev, err := p.sys.open(p.ifname, p.cfg, prog)
 	if err != nil {
-		return nil, 0, err
+		return nil, l, err
 	}
-	return &handle{dev: dev, index: index}, gen, nil
+	h := &handle{dev: dev, gen: gen}
+	p.fmu.Lock()
+	p.opened = h
+	p.fmu.Unlock()
+	return h, l, nil
 }
 
-// replace makes h (nil: none) the current device in place of old, gives
-// h the current filter if it changed since h was opened with generation
-// gen, and retires old.
-func (p *Port) replace(old, h *handle, gen uint64) {
+// refilter gives the handle opened last the current filter, if
+// SetRemoteMACs changed it while the handle was being put in place. It
+// runs on the supervisor's goroutine after every event.
+func (p *Port) refilter(linkwatch.Link, func(string) (linkwatch.Link, bool)) (string, error) {
 	p.fmu.Lock()
-	if p.closing.Load() || !p.cur.CompareAndSwap(old, h) {
-		p.fmu.Unlock()
-		if h != nil {
-			h.dev.close()
-		}
-		return
-	}
-	if h != nil && gen != p.progGen {
+	defer p.fmu.Unlock()
+	h := p.opened
+	if h != nil && h.gen != p.progGen {
 		if err := h.dev.setFilter(p.prog); err != nil {
 			p.log.Warn("cannot set the BPF filter", "interface", p.ifname, "error", err)
 		}
+		h.gen = p.progGen
 	}
-	p.fmu.Unlock()
-	if old != nil {
-		p.retire(old)
-	}
-	select {
-	case p.changed <- struct{}{}:
-	default:
-	}
+	return "", nil
 }
 
 // retire counts what the kernel dropped on h one last time and closes
@@ -350,7 +250,7 @@ func (p *Port) observeDrops(h *handle) {
 // LinkEvents implements fabric.Linker: the link goes down when the
 // interface is deleted, set down or loses carrier, and comes back up with
 // it.
-func (p *Port) LinkEvents() <-chan fabric.LinkEvent { return p.link.LinkEvents() }
+func (p *Port) LinkEvents() <-chan fabric.LinkEvent { return p.sup.LinkEvents() }
 
 // SetRemoteMACs implements fabric.AddressFilter: the BPF filter is
 // regenerated to admit macs (besides broadcast and multicast) and
@@ -373,10 +273,11 @@ func (p *Port) SetRemoteMACs(macs []frames.MAC) {
 	}
 	p.prog = prog
 	p.progGen++
-	if h := p.cur.Load(); h != nil {
+	if h := p.sup.Current(); h != nil {
 		if err := h.dev.setFilter(prog); err != nil {
 			p.log.Warn("cannot set the BPF filter", "interface", p.ifname, "error", err)
 		}
+		h.gen = p.progGen
 	}
 }
 
@@ -386,7 +287,7 @@ func (p *Port) SetRemoteMACs(macs []frames.MAC) {
 func (p *Port) RxDropped() uint64 {
 	p.smu.Lock()
 	defer p.smu.Unlock()
-	if h := p.cur.Load(); h != nil {
+	if h := p.sup.Current(); h != nil {
 		p.observeDrops(h)
 	}
 	return p.kernelDrops + p.dropped.Load()
@@ -396,61 +297,48 @@ func (p *Port) RxDropped() uint64 {
 func (p *Port) BatchSize() int { return batchSize }
 
 // Close implements fabric.Port: it closes the BPF descriptor and the NDRV
-// socket, which makes a pending Read return, stops the link monitor and
-// closes the link event channel.
+// socket, which makes a pending Read return, stops watching the interface
+// and closes the link event channel.
 func (p *Port) Close() error {
-	if p.closing.Swap(true) {
-		return nil
-	}
-	close(p.done)
-	p.fmu.Lock()
-	old := p.cur.Swap(nil)
-	p.fmu.Unlock()
-	if old != nil {
-		p.retire(old)
-	}
-	p.wg.Wait()
-	p.link.Close()
+	p.sup.Close()
 	return nil
+}
+
+func (p *Port) closed() bool {
+	select {
+	case <-p.sup.Done():
+		return true
+	default:
+		return false
+	}
 }
 
 // Read implements fabric.Port: one BPF read returns many frames, which are
 // copied into bufs; those that do not fit are kept for the next Read.
+// While the interface is gone or down it waits for the supervisor's next
+// change.
 func (p *Port) Read(bufs [][]byte, sizes []int) (int, error) {
 	if len(bufs) == 0 {
 		return 0, nil
-	}
-	var wait *time.Timer
-	defer func() {
-		if wait != nil {
-			wait.Stop()
-		}
-	}()
-	// pause waits for the device to be replaced, or for a while.
-	pause := func() error {
-		if wait == nil {
-			wait = time.NewTimer(p.timing.poll)
-		} else {
-			wait.Reset(p.timing.poll)
-		}
-		select {
-		case <-p.changed:
-		case <-wait.C:
-		case <-p.done:
-			return net.ErrClosed
-		}
-		return nil
 	}
 	for {
 		if n := p.rx.drain(bufs, sizes, &p.dropped); n > 0 {
 			return n, nil
 		}
-		if p.closing.Load() {
+		if p.closed() {
 			return 0, net.ErrClosed
 		}
-		h := p.cur.Load()
-		if h == nil || h.dead.Load() {
-			if err := pause(); err != nil {
+		h, changed := p.sup.Handle()
+		wait := func() error {
+			select {
+			case <-changed:
+				return nil
+			case <-p.sup.Done():
+				return net.ErrClosed
+			}
+		}
+		if h == nil {
+			if err := wait(); err != nil {
 				return 0, err
 			}
 			continue
@@ -460,19 +348,26 @@ func (p *Port) Read(bufs [][]byte, sizes []int) (int, error) {
 		}
 		n, err := h.dev.read(p.rxbuf)
 		if err != nil {
-			if p.closing.Load() {
+			if p.closed() {
 				return 0, net.ErrClosed
 			}
 			switch {
-			case errors.Is(err, errClosed) && p.cur.Load() != h:
-				// The monitor replaced the device.
+			case errors.Is(err, errClosed) && p.sup.Current() != h:
+				// The supervisor replaced the device.
 				continue
 			case errors.Is(err, errGone), errors.Is(err, errClosed):
-				h.dead.Store(true)
+				p.sup.Dead(h)
+				if err := wait(); err != nil {
+					return 0, err
+				}
 				continue
 			case errors.Is(err, errDown):
-				if err := pause(); err != nil {
-					return 0, err
+				// Wait for the link to come up, unless the events
+				// already said it is.
+				if !p.sup.Up() {
+					if err := wait(); err != nil {
+						return 0, err
+					}
 				}
 				continue
 			}
@@ -487,7 +382,7 @@ func (p *Port) Read(bufs [][]byte, sizes []int) (int, error) {
 // retries every 50 µs for at most 50 ms in all, then gives up with
 // fabric.ErrTxFull. A gone or down interface is fabric.ErrLinkDown.
 func (p *Port) Write(bufs [][]byte) (int, error) {
-	h := p.cur.Load()
+	h := p.sup.Current()
 	if h == nil {
 		return 0, fmt.Errorf("%w: %s is gone", fabric.ErrLinkDown, p.ifname)
 	}
@@ -506,13 +401,13 @@ func (p *Port) Write(bufs [][]byte) (int, error) {
 			}
 			time.Sleep(p.timing.sendBackoff)
 		case errors.Is(err, errClosed):
-			if nh := p.cur.Load(); nh != nil && nh != h {
-				h = nh // the monitor replaced the device: carry on with the new one
+			if nh := p.sup.Current(); nh != nil && nh != h {
+				h = nh // the supervisor replaced the device: carry on with the new one
 				continue
 			}
 			return i, fmt.Errorf("%w: %s is gone", fabric.ErrLinkDown, p.ifname)
 		case errors.Is(err, errGone):
-			h.dead.Store(true)
+			p.sup.Dead(h)
 			return i, fmt.Errorf("%w: %s: %v", fabric.ErrLinkDown, p.ifname, err)
 		case errors.Is(err, errDown):
 			return i, fmt.Errorf("%w: %s: %v", fabric.ErrLinkDown, p.ifname, err)
@@ -556,24 +451,4 @@ func (q *rxQueue) drain(bufs [][]byte, sizes []int, dropped *atomic.Uint64) int 
 		n++
 	}
 	return n
-}
-
-// lookupInterface is the system's lookup: the interface named name, from
-// the list of interfaces (so that an error listing them is not mistaken
-// for the interface being gone).
-func lookupInterface(name string) (ifaceState, error) {
-	ifs, err := net.Interfaces()
-	if err != nil {
-		return ifaceState{}, err
-	}
-	for _, ifi := range ifs {
-		if ifi.Name == name {
-			return ifaceState{
-				present: true,
-				up:      ifi.Flags&net.FlagUp != 0 && ifi.Flags&net.FlagRunning != 0,
-				index:   ifi.Index,
-			}, nil
-		}
-	}
-	return ifaceState{}, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/net/bpf"
 
+	"github.com/l2fabric/l2fabric/backends/internal/linkwatch"
 	"github.com/l2fabric/l2fabric/fabric"
 	"github.com/l2fabric/l2fabric/frames"
 )
@@ -132,20 +133,17 @@ func (d *fakeDevice) filter() []bpf.RawInstruction {
 	return d.prog0
 }
 
-// fakeSystem is a system with one interface whose state tests set.
+// fakeSystem is a system whose devices are fakeDevices and whose
+// interfaces are a linkwatch.Feed the tests change.
 type fakeSystem struct {
-	mu        sync.Mutex
-	state     ifaceState
-	lookupErr error
-	openErr   error
-	devs      []*fakeDevice
+	feed *linkwatch.Feed
+
+	mu      sync.Mutex
+	openErr error
+	devs    []*fakeDevice
 }
 
-func (s *fakeSystem) lookup(string) (ifaceState, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.state, s.lookupErr
-}
+func (s *fakeSystem) links() (linkwatch.Source, error) { return s.feed, nil }
 
 func (s *fakeSystem) open(_ string, _ Config, prog []bpf.RawInstruction) (device, error) {
 	s.mu.Lock()
@@ -158,9 +156,9 @@ func (s *fakeSystem) open(_ string, _ Config, prog []bpf.RawInstruction) (device
 	return d, nil
 }
 
-func (s *fakeSystem) set(f func(s *fakeSystem)) {
+func (s *fakeSystem) setOpenErr(err error) {
 	s.mu.Lock()
-	f(s)
+	s.openErr = err
 	s.mu.Unlock()
 }
 
@@ -176,8 +174,25 @@ func (s *fakeSystem) opened() int {
 	return len(s.devs)
 }
 
-// testTiming keeps the monitor from running on its own: tests call check.
-var testTiming = timing{poll: time.Hour, sendTimeout: 20 * time.Millisecond, sendBackoff: 50 * time.Microsecond}
+// waitOpened waits until n devices were opened.
+func (s *fakeSystem) waitOpened(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for s.opened() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d devices opened, want %d", s.opened(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// en7 is the interface the tests' ports are on.
+func en7(index int, up, running bool) linkwatch.Link {
+	return linkwatch.Link{Index: index, Name: "en7", Up: up, Running: running}
+}
+
+// testTiming keeps waits short.
+var testTiming = timing{sendTimeout: 20 * time.Millisecond, sendBackoff: 50 * time.Microsecond}
 
 // logBuf is a goroutine-safe log sink.
 type logBuf struct {
@@ -199,7 +214,7 @@ func (l *logBuf) String() string {
 
 func newTestPort(t *testing.T, tm timing) (*Port, *fakeSystem, *logBuf) {
 	t.Helper()
-	sys := &fakeSystem{state: ifaceState{present: true, up: true, index: 7}}
+	sys := &fakeSystem{feed: linkwatch.NewFeed(en7(7, true, true))}
 	logs := &logBuf{}
 	p, err := newPort("en7", Config{Promisc: true, Logger: hclog.New(&hclog.LoggerOptions{Output: logs})}, sys, tm)
 	if err != nil {
@@ -401,8 +416,8 @@ func TestPortWrite(t *testing.T) {
 	if n, err := p.Write(frs); n != 0 || !errors.Is(err, fabric.ErrLinkDown) {
 		t.Fatalf("Write on a down interface = %d, %v", n, err)
 	}
-	if p.cur.Load().dead.Load() {
-		t.Error("a down interface marked the device dead")
+	if p.sup.Current() == nil || d.isClosed() {
+		t.Error("a down interface closed the device")
 	}
 
 	// Interface gone: link down, the device is dead.
@@ -412,9 +427,7 @@ func TestPortWrite(t *testing.T) {
 	if n, err := p.Write(frs); n != 0 || !errors.Is(err, fabric.ErrLinkDown) {
 		t.Fatalf("Write on a gone interface = %d, %v", n, err)
 	}
-	if !p.cur.Load().dead.Load() {
-		t.Error("the device is not marked dead")
-	}
+	sys.waitOpened(t, 2) // the dead device is replaced
 }
 
 func TestPortSetRemoteMACs(t *testing.T) {
@@ -467,11 +480,11 @@ func TestPortTooManyMACsLogsOnce(t *testing.T) {
 }
 
 // TestPortInterfaceGoneAndBack deletes the interface and creates it again
-// with a new index: the link goes down and comes back, a new device is
-// opened with the current filter, and reading carries on from it.
+// with a new index, then with the same index (xnu recycles them): the link
+// goes down and comes back, a new device is opened with the current
+// filter, and reading carries on from it.
 func TestPortInterfaceGoneAndBack(t *testing.T) {
 	p, sys, _ := newTestPort(t, testTiming)
-	var lastErr string
 	old := sys.dev(0)
 	mac := frames.MAC{0x02, 0, 0, 0, 0, 0x42}
 	p.SetRemoteMACs([]frames.MAC{mac})
@@ -487,10 +500,9 @@ func TestPortInterfaceGoneAndBack(t *testing.T) {
 		readc <- slices.Clone(bufs[0][:sizes[0]])
 	}()
 
-	sys.set(func(s *fakeSystem) { s.state = ifaceState{} })
-	p.check(&lastErr)
-	if ev := nextEvent(t, p); ev.Up || ev.Reason != "interface gone" {
-		t.Errorf("event %+v, want down: interface gone", ev)
+	sys.feed.Delete(7)
+	if ev := nextEvent(t, p); ev.Up || ev.Reason != "interface en7 deleted" {
+		t.Errorf("event %+v, want down: interface en7 deleted", ev)
 	}
 	if !old.isClosed() {
 		t.Error("the old device is still open")
@@ -498,13 +510,10 @@ func TestPortInterfaceGoneAndBack(t *testing.T) {
 	if _, err := p.Write([][]byte{frame(60, 1)}); !errors.Is(err, fabric.ErrLinkDown) {
 		t.Errorf("Write while gone: %v", err)
 	}
-	p.check(&lastErr)
-	noEvent(t, p)
 
-	sys.set(func(s *fakeSystem) { s.state = ifaceState{present: true, up: true, index: 9} })
-	p.check(&lastErr)
-	if ev := nextEvent(t, p); !ev.Up || ev.Reason != "interface back" {
-		t.Errorf("event %+v, want up: interface back", ev)
+	sys.feed.Set(en7(9, true, true))
+	if ev := nextEvent(t, p); !ev.Up || ev.Reason != "interface en7 back" {
+		t.Errorf("event %+v, want up: interface en7 back", ev)
 	}
 	if sys.opened() != 2 {
 		t.Fatalf("%d devices opened, want 2", sys.opened())
@@ -526,15 +535,27 @@ func TestPortInterfaceGoneAndBack(t *testing.T) {
 	if n, err := p.Write([][]byte{f}); n != 1 || err != nil {
 		t.Errorf("Write after the interface came back: %d, %v", n, err)
 	}
+
+	// Destroyed and re-created with the same index before the port
+	// looked: still down then up, and a new device.
+	sys.feed.Delete(9)
+	sys.feed.Set(en7(9, true, true))
+	if ev := nextEvent(t, p); ev.Up {
+		t.Errorf("event %+v, want down", ev)
+	}
+	if ev := nextEvent(t, p); !ev.Up {
+		t.Errorf("event %+v, want up", ev)
+	}
+	if sys.opened() != 3 || !nd.isClosed() {
+		t.Errorf("%d devices opened, the previous one closed: %v", sys.opened(), nd.isClosed())
+	}
 }
 
 // TestPortDeadDeviceReopened: a read that fails because the interface was
-// detached (re-created too fast for the monitor to see it gone) marks the
-// device dead, and the monitor reopens it even though the index is the
-// same (macOS may reuse it).
+// detached marks the device dead, and the supervisor reopens it even
+// though the interface looks the same.
 func TestPortDeadDeviceReopened(t *testing.T) {
 	p, sys, _ := newTestPort(t, testTiming)
-	var lastErr string
 	readc := make(chan error, 1)
 	go func() {
 		bufs, sizes := makeBufs(4, 1518)
@@ -542,17 +563,10 @@ func TestPortDeadDeviceReopened(t *testing.T) {
 		readc <- err
 	}()
 	sys.dev(0).readErrs <- fmt.Errorf("%w: ENXIO", errGone)
-	deadline := time.Now().Add(5 * time.Second)
-	for !p.cur.Load().dead.Load() {
-		if time.Now().After(deadline) {
-			t.Fatal("the device was not marked dead")
-		}
-		time.Sleep(time.Millisecond)
-	}
-	p.check(&lastErr)
+	sys.waitOpened(t, 2)
 	noEvent(t, p)
-	if sys.opened() != 2 || !sys.dev(0).isClosed() {
-		t.Fatalf("%d devices opened, the dead one closed: %v", sys.opened(), sys.dev(0).isClosed())
+	if !sys.dev(0).isClosed() {
+		t.Fatal("the dead device is still open")
 	}
 	f := frame(64, 3)
 	sys.dev(1).reads <- appendRecord(nil, 18, f, len(f))
@@ -568,12 +582,11 @@ func TestPortDeadDeviceReopened(t *testing.T) {
 
 func TestPortReopenFails(t *testing.T) {
 	p, sys, logs := newTestPort(t, testTiming)
-	var lastErr string
-	sys.set(func(s *fakeSystem) {
-		s.state.index = 8
-		s.openErr = fmt.Errorf("%w: opening /dev/bpf0: permission denied", ErrNeedRoot)
-	})
-	p.check(&lastErr)
+	sys.setOpenErr(fmt.Errorf("%w: opening /dev/bpf0: permission denied", ErrNeedRoot))
+	sys.feed.Set(en7(8, true, true)) // re-created: a new index
+	if ev := nextEvent(t, p); ev.Up || ev.Reason != "interface en7 deleted" {
+		t.Errorf("event %+v, want down: the old interface deleted", ev)
+	}
 	ev := nextEvent(t, p)
 	if ev.Up || !strings.Contains(ev.Reason, "cannot reopen") {
 		t.Errorf("event %+v, want down: cannot reopen", ev)
@@ -581,53 +594,46 @@ func TestPortReopenFails(t *testing.T) {
 	if !sys.dev(0).isClosed() {
 		t.Error("the device on the old interface is still open")
 	}
-	p.check(&lastErr)
-	p.check(&lastErr)
+	time.Sleep(200 * time.Millisecond) // a few retries fail
 	if n := strings.Count(logs.String(), "cannot reopen"); n != 1 {
 		t.Errorf("logged %d times, want once", n)
 	}
-	sys.set(func(s *fakeSystem) { s.openErr = nil })
-	p.check(&lastErr)
-	if ev := nextEvent(t, p); !ev.Up || ev.Reason != "interface back" {
-		t.Errorf("event %+v, want up: interface back", ev)
+	sys.setOpenErr(nil)
+	if ev := nextEvent(t, p); !ev.Up || ev.Reason != "interface en7 back" {
+		t.Errorf("event %+v, want up: interface en7 back", ev)
 	}
 }
 
 func TestPortDownAndUp(t *testing.T) {
-	p, sys, logs := newTestPort(t, testTiming)
-	var lastErr string
-	sys.set(func(s *fakeSystem) { s.state.up = false })
-	p.check(&lastErr)
-	if ev := nextEvent(t, p); ev.Up || ev.Reason != "interface down or no carrier" {
+	p, sys, _ := newTestPort(t, testTiming)
+	sys.feed.Set(en7(7, false, false))
+	if ev := nextEvent(t, p); ev.Up || ev.Reason != "interface en7 set down" {
+		t.Errorf("event %+v", ev)
+	}
+	sys.feed.Set(en7(7, true, false))
+	if ev := nextEvent(t, p); ev.Up || ev.Reason != "interface en7 has no carrier" {
 		t.Errorf("event %+v", ev)
 	}
 	if sys.opened() != 1 || sys.dev(0).isClosed() {
 		t.Error("a down interface closed or reopened the device")
 	}
-	sys.set(func(s *fakeSystem) { s.lookupErr = errors.New("route socket busy") })
-	p.check(&lastErr)
-	p.check(&lastErr)
-	noEvent(t, p)
-	if n := strings.Count(logs.String(), "cannot look the interface up"); n != 1 {
-		t.Errorf("lookup failure logged %d times, want once", n)
-	}
-	sys.set(func(s *fakeSystem) { s.lookupErr = nil; s.state.up = true })
-	p.check(&lastErr)
-	if ev := nextEvent(t, p); !ev.Up || ev.Reason != "interface up" {
+	sys.feed.Set(en7(7, true, true))
+	if ev := nextEvent(t, p); !ev.Up || ev.Reason != "interface en7 up" {
 		t.Errorf("event %+v", ev)
 	}
 }
 
 func TestPortRxDroppedAddsKernelDrops(t *testing.T) {
 	p, sys, _ := newTestPort(t, testTiming)
-	var lastErr string
 	sys.dev(0).setDrops(5)
 	if d := p.RxDropped(); d != 5 {
 		t.Errorf("RxDropped = %d, want 5", d)
 	}
 	sys.dev(0).setDrops(7)
-	sys.set(func(s *fakeSystem) { s.state.index = 8 }) // re-created: a new device
-	p.check(&lastErr)
+	sys.feed.Set(en7(8, true, true)) // re-created: a new device
+	sys.waitOpened(t, 2)
+	nextEvent(t, p) // down, then up: the device is in place
+	nextEvent(t, p)
 	sys.dev(1).setDrops(3)
 	if d := p.RxDropped(); d != 10 {
 		t.Errorf("RxDropped = %d, want 7 from the old device + 3", d)
@@ -645,33 +651,25 @@ func TestPortRxDroppedAddsKernelDrops(t *testing.T) {
 // new device and putting it in place still reaches the new device.
 func TestPortFilterChangedWhileReopening(t *testing.T) {
 	p, sys, _ := newTestPort(t, testTiming)
-	h, gen, err := p.openHandle(8)
-	if err != nil {
+	if _, _, err := p.openHandle(en7(8, true, true)); err != nil {
 		t.Fatal(err)
 	}
 	mac := frames.MAC{0x02, 1, 2, 3, 4, 5}
-	p.SetRemoteMACs([]frames.MAC{mac})
-	p.replace(p.cur.Load(), h, gen)
+	p.SetRemoteMACs([]frames.MAC{mac}) // reaches the device in place
+	p.refilter(linkwatch.Link{}, nil)  // what the supervisor does once the new one is
 	if v := vm(t, sys.dev(1).filter()); !admits(t, v, mac) {
 		t.Error("the new device kept the filter it was opened with")
 	}
 }
 
-func TestPortMonitorRuns(t *testing.T) {
-	tm := testTiming
-	tm.poll = 5 * time.Millisecond
-	p, sys, _ := newTestPort(t, tm)
-	sys.set(func(s *fakeSystem) { s.state = ifaceState{} })
-	if ev := nextEvent(t, p); ev.Up {
-		t.Errorf("event %+v", ev)
-	}
-	sys.set(func(s *fakeSystem) { s.state = ifaceState{present: true, up: true, index: 3} })
-	if ev := nextEvent(t, p); !ev.Up {
-		t.Errorf("event %+v", ev)
-	}
-	// Close while the monitor runs and events are unread.
-	sys.set(func(s *fakeSystem) { s.state = ifaceState{} })
-	time.Sleep(20 * time.Millisecond)
+// TestPortCloseWithEventsUnread closes the port while link events are
+// unread: every device is closed.
+func TestPortCloseWithEventsUnread(t *testing.T) {
+	p, sys, _ := newTestPort(t, testTiming)
+	sys.feed.Delete(7)
+	sys.feed.Set(en7(3, true, true))
+	sys.waitOpened(t, 2)
+	sys.feed.Delete(3)
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -685,9 +683,7 @@ func TestPortMonitorRuns(t *testing.T) {
 // TestPortConcurrent runs Read, Write, SetRemoteMACs, RxDropped and the
 // monitor together, then Close, for the race detector.
 func TestPortConcurrent(t *testing.T) {
-	tm := testTiming
-	tm.poll = time.Millisecond
-	p, sys, _ := newTestPort(t, tm)
+	p, sys, _ := newTestPort(t, testTiming)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(4)
@@ -729,9 +725,11 @@ func TestPortConcurrent(t *testing.T) {
 		}
 	}()
 	for i := range 50 {
-		sys.set(func(s *fakeSystem) {
-			s.state = ifaceState{present: i%3 != 0, up: true, index: i / 2}
-		})
+		if i%3 == 0 {
+			sys.feed.Delete(i/2 + 1)
+		} else {
+			sys.feed.Set(en7(i/2+1, true, true))
+		}
 		if n := sys.opened(); n > 0 {
 			select {
 			case sys.dev(n - 1).reads <- appendRecord(nil, 18, frame(60, byte(i)), 60):
@@ -746,12 +744,12 @@ func TestPortConcurrent(t *testing.T) {
 }
 
 func TestNewPortErrors(t *testing.T) {
-	sys := &fakeSystem{}
+	sys := &fakeSystem{feed: linkwatch.NewFeed()}
 	if _, err := newPort("en9", Config{}, sys, testTiming); err == nil || !strings.Contains(err.Error(), "no interface") {
 		t.Errorf("missing interface: %v", err)
 	}
-	sys.state = ifaceState{present: true, index: 1}
-	sys.openErr = fmt.Errorf("%w: socket(PF_NDRV): operation not permitted", ErrNeedRoot)
+	sys.feed.Set(linkwatch.Link{Index: 1, Name: "en9"})
+	sys.setOpenErr(fmt.Errorf("%w: socket(PF_NDRV): operation not permitted", ErrNeedRoot))
 	if _, err := newPort("en9", Config{}, sys, testTiming); !errors.Is(err, ErrNeedRoot) {
 		t.Errorf("open failure: %v", err)
 	}
@@ -761,30 +759,10 @@ func TestNewPortErrors(t *testing.T) {
 	if _, err := newPort("en9", Config{BufferSize: -1}, sys, testTiming); err == nil {
 		t.Error("a negative buffer size was accepted")
 	}
-	sys.lookupErr = errors.New("boom")
-	if _, err := newPort("en9", Config{}, sys, testTiming); err == nil {
-		t.Error("a lookup failure was ignored")
-	}
-}
-
-func TestLookupInterface(t *testing.T) {
-	ifs, err := net.Interfaces()
-	if err != nil || len(ifs) == 0 {
-		t.Skip("no interfaces to look at")
-	}
-	st, err := lookupInterface(ifs[0].Name)
-	if err != nil || !st.present || st.index != ifs[0].Index {
-		t.Errorf("lookupInterface(%q) = %+v, %v", ifs[0].Name, st, err)
-	}
-	if st, err := lookupInterface("no-such-if0"); err != nil || st.present {
-		t.Errorf("missing interface: %+v, %v", st, err)
-	}
 }
 
 func TestPortReadErrors(t *testing.T) {
-	tm := testTiming
-	tm.poll = time.Millisecond // the reader pauses briefly on a down interface
-	p, sys, _ := newTestPort(t, tm)
+	p, sys, _ := newTestPort(t, testTiming)
 	d := sys.dev(0)
 	d.readErrs <- fmt.Errorf("%w: ENETDOWN", errDown)
 	f := frame(60, 1)
@@ -806,16 +784,19 @@ func TestPortReadErrors(t *testing.T) {
 // monitor replaced under it carries on with the new one.
 func TestPortWriteFollowsReplacement(t *testing.T) {
 	p, sys, _ := newTestPort(t, testTiming)
-	old := p.cur.Load()
-	h, _, err := p.openHandle(8)
-	if err != nil {
-		t.Fatal(err)
-	}
 	od := sys.dev(0)
 	od.mu.Lock()
 	od.writeFn = func([]byte) error {
-		p.cur.Store(h) // what the monitor does, then it closes old
-		old.dev.close()
+		// The interface re-created under the write: the supervisor
+		// replaces the device (and closes this one) before it returns.
+		sys.feed.Set(en7(8, true, true))
+		deadline := time.Now().Add(5 * time.Second)
+		for sys.opened() < 2 || p.sup.Current() == nil || p.sup.Current().dev == od {
+			if time.Now().After(deadline) {
+				return errors.New("not replaced")
+			}
+			time.Sleep(time.Millisecond)
+		}
 		return errClosed
 	}
 	od.mu.Unlock()

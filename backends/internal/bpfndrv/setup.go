@@ -87,11 +87,17 @@ func bufferSize(n int) (int, error) {
 // the kernel requires (darwin.md): the buffer size before the interface
 // (BIOCSBLEN fails once one is attached), immediate mode (a read returns
 // as soon as a frame is there), only received frames (not those the host
-// sends, nor those we send through NDRV), the interface, link headers
-// complete (a write sends the frame as given), promiscuous mode if asked,
-// and the filter, set without flushing the buffer (BIOCSETFNR). It
-// returns the buffer size the kernel granted, which every read must pass
-// exactly.
+// sends, nor those we send through NDRV), then the filter, and only then
+// the interface, link headers complete (a write sends the frame as given)
+// and promiscuous mode if asked. It returns the buffer size the kernel
+// granted, which every read must pass exactly.
+//
+// The filter goes in before BIOCSETIF because a descriptor without one
+// captures every frame: attached first, it would buffer a burst of other
+// hosts' unicast (promiscuously) that BIOCSETFNR keeps, and the fabric
+// would forward it and learn those hosts' MACs on every open and reopen.
+// xnu's bpf_setf needs no attached interface, and BIOCSETIF keeps the
+// filter; BIOCPROMISC, which needs the interface, comes after it.
 func configureBPF(c bpfControl, ifr *ifreq, size int, promisc bool, prog []bpf.RawInstruction) (int, error) {
 	type step struct {
 		name string
@@ -101,6 +107,12 @@ func configureBPF(c bpfControl, ifr *ifreq, size int, promisc bool, prog []bpf.R
 		{"BIOCSBLEN", func() error { return c.setPointerInt(biocSBLEN, size) }},
 		{"BIOCIMMEDIATE", func() error { return c.setPointerInt(biocIMMEDIATE, 1) }},
 		{"BIOCSSEESENT", func() error { return c.setPointerInt(biocSSEESENT, 0) }},
+		{"BIOCSETFNR", func() error {
+			if err := validateProgram(prog); err != nil {
+				return err
+			}
+			return c.setProgram(biocSETFNR, prog)
+		}},
 		{"BIOCSETIF", func() error { return c.setIfreq(biocSETIF, ifr) }},
 		{"BIOCGDLT", func() error {
 			dlt, err := c.getInt(biocGDLT)
@@ -114,12 +126,6 @@ func configureBPF(c bpfControl, ifr *ifreq, size int, promisc bool, prog []bpf.R
 	if promisc {
 		steps = append(steps, step{"BIOCPROMISC", func() error { return c.setInt(biocPROMISC, 0) }})
 	}
-	steps = append(steps, step{"BIOCSETFNR", func() error {
-		if err := validateProgram(prog); err != nil {
-			return err
-		}
-		return c.setProgram(biocSETFNR, prog)
-	}})
 	for _, s := range steps {
 		if err := s.do(); err != nil {
 			if s.name == "BIOCSETIF" && errors.Is(err, syscall.ENXIO) {

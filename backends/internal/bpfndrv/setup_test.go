@@ -60,9 +60,8 @@ func newRecorder() *recorder {
 }
 
 // TestConfigureBPFSequence pins the order darwin.md requires: the buffer
-// size first (it fails once an interface is attached), the interface
-// after immediate mode and see-sent, the filter last and set without a
-// flush, the granted size read back.
+// size first (it fails once an interface is attached), the filter before
+// the interface, promiscuous mode after it, the granted size read back.
 func TestConfigureBPFSequence(t *testing.T) {
 	prog, _ := FilterProgram(nil)
 	ifr, _ := newIfreq("en7")
@@ -79,6 +78,7 @@ func TestConfigureBPFSequence(t *testing.T) {
 			{biocSBLEN, "*4194304"},
 			{biocIMMEDIATE, "*1"},
 			{biocSSEESENT, "*0"},
+			{biocSETFNR, fmt.Sprintf("program of %d", len(prog))},
 			{biocSETIF, "ifreq en7"},
 			{biocGDLT, "get"},
 			{biocSHDRCMPLT, "*1"},
@@ -86,7 +86,7 @@ func TestConfigureBPFSequence(t *testing.T) {
 		if promisc {
 			want = append(want, ioctlCall{biocPROMISC, "0"})
 		}
-		want = append(want, ioctlCall{biocSETFNR, fmt.Sprintf("program of %d", len(prog))}, ioctlCall{biocGBLEN, "get"})
+		want = append(want, ioctlCall{biocGBLEN, "get"})
 		if !slices.Equal(r.calls, want) {
 			t.Errorf("promisc %v: calls\n%v\nwant\n%v", promisc, r.calls, want)
 		}
@@ -94,6 +94,54 @@ func TestConfigureBPFSequence(t *testing.T) {
 			t.Error("the filter set is not the one given")
 		}
 	}
+}
+
+// TestConfigureBPFNeverCapturesUnfiltered replays the configuration
+// against what xnu does with it: from BIOCSETIF on, the descriptor
+// captures every frame its filter admits, and with no filter that is
+// every frame (promiscuously, once BIOCPROMISC is on); BIOCSETFNR keeps
+// what was captured. A frame for another host must never be captured.
+func TestConfigureBPFNeverCapturesUnfiltered(t *testing.T) {
+	prog, _ := FilterProgram(nil) // broadcast and multicast only
+	ifr, _ := newIfreq("en7")
+	r := newRecorder()
+	if _, err := configureBPF(r, &ifr, 1<<20, true, prog); err != nil {
+		t.Fatal(err)
+	}
+	otherHost := []byte{0x02, 0, 0, 0, 0, 0x99, 0x02, 0, 0, 0, 0, 0x42, 0x08, 0x00}
+	var attached, filtered bool
+	for _, c := range r.calls {
+		switch c.req {
+		case biocSETIF:
+			attached = true
+		case biocSETF, biocSETFNR:
+			filtered = true
+		}
+		// Between any two ioctls a frame may arrive.
+		if attached && !filtered {
+			t.Fatalf("after %v the descriptor is attached with no filter: it would capture %x, a frame for another host", c, otherHost[:6])
+		}
+	}
+	if !attached || !filtered {
+		t.Fatalf("attached %v, filtered %v: want both", attached, filtered)
+	}
+	vm, err := bpf.NewVM(bpfInstructions(t, prog))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := vm.Run(otherHost); err != nil || n != 0 {
+		t.Errorf("the filter installed admits a frame for another host: %d, %v", n, err)
+	}
+}
+
+// bpfInstructions disassembles a raw program for bpf.NewVM.
+func bpfInstructions(t *testing.T, prog []bpf.RawInstruction) []bpf.Instruction {
+	t.Helper()
+	insns, ok := bpf.Disassemble(prog)
+	if !ok {
+		t.Fatal("the filter does not disassemble")
+	}
+	return insns
 }
 
 func TestConfigureBPFErrors(t *testing.T) {

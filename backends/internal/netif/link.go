@@ -1,10 +1,10 @@
 //go:build linux
 
 // Package netif is the Linux network-interface plumbing the tap and feth
-// backends share: looking links up over rtnetlink, the ioctls that
-// configure an interface (MTU, up, bridge membership), opening a TAP, and
-// TapPort, a fabric port on a TAP that survives its device being deleted
-// and re-created.
+// backends share: looking links up and configuring them (MTU, up, bridge
+// membership) over rtnetlink, through github.com/vishvananda/netlink, and
+// opening a TAP (the TUNSETIFF ioctls of /dev/net/tun, which netlink does
+// not have).
 //
 // Links are looked up over netlink rather than /sys/class/net, because
 // sysfs shows the network namespace it was mounted in, not necessarily the
@@ -12,15 +12,13 @@
 package netif
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"slices"
 	"strings"
-	"sync/atomic"
-	"time"
 
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -86,44 +84,43 @@ func LinkByName(name string) (Link, error) {
 	if err := ValidName(name); err != nil {
 		return Link{}, err
 	}
-	attr := make([]byte, 0, 32)
-	attr = appendAttr(attr, unix.IFLA_IFNAME, append([]byte(name), 0))
-	links, err := getLinks(0, 0, attr)
+	l, err := netlink.LinkByName(name)
 	if err != nil {
-		if errors.Is(err, unix.ENODEV) {
-			return Link{}, fmt.Errorf("%w: %s", ErrNotFound, name)
-		}
-		return Link{}, fmt.Errorf("looking up interface %s: %w", name, err)
+		return Link{}, lookupError(name, err)
 	}
-	if len(links) != 1 {
-		return Link{}, fmt.Errorf("looking up interface %s: %d answers", name, len(links))
-	}
-	return links[0], nil
+	return fromNetlink(l), nil
 }
 
 // LinkByIndex returns the interface with index i, or an error wrapping
 // ErrNotFound.
 func LinkByIndex(i int) (Link, error) {
-	links, err := getLinks(0, i, nil)
+	l, err := netlink.LinkByIndex(i)
 	if err != nil {
-		if errors.Is(err, unix.ENODEV) {
-			return Link{}, fmt.Errorf("%w: index %d", ErrNotFound, i)
-		}
-		return Link{}, fmt.Errorf("looking up interface %d: %w", i, err)
+		return Link{}, lookupError(fmt.Sprintf("index %d", i), err)
 	}
-	if len(links) != 1 {
-		return Link{}, fmt.Errorf("looking up interface %d: %d answers", i, len(links))
+	return fromNetlink(l), nil
+}
+
+// lookupError wraps ErrNotFound when err says there is no such link.
+func lookupError(what string, err error) error {
+	var nf netlink.LinkNotFoundError
+	if errors.As(err, &nf) || errors.Is(err, unix.ENODEV) {
+		return fmt.Errorf("%w: %s", ErrNotFound, what)
 	}
-	return links[0], nil
+	return fmt.Errorf("looking up interface %s: %w", what, err)
 }
 
 // Links returns every interface of the caller's network namespace.
 func Links() ([]Link, error) {
-	links, err := getLinks(unix.NLM_F_DUMP, 0, nil)
+	ls, err := netlink.LinkList()
 	if err != nil {
 		return nil, fmt.Errorf("listing interfaces: %w", err)
 	}
-	return links, nil
+	out := make([]Link, len(ls))
+	for i, l := range ls {
+		out[i] = fromNetlink(l)
+	}
+	return out, nil
 }
 
 // Bridges returns the names of the Linux bridges, sorted.
@@ -158,193 +155,33 @@ func ValidName(name string) error {
 	return nil
 }
 
-// netlinkTimeout bounds a netlink exchange, so that a kernel that never
-// answers cannot hang a caller.
-const netlinkTimeout = 5 * time.Second
-
-var netlinkSeq atomic.Uint32
-
-// getLinks sends RTM_GETLINK (a dump when flags has NLM_F_DUMP, else a
-// query for index or for the name in attrs) and parses the answers.
-func getLinks(flags uint16, index int, attrs []byte) ([]Link, error) {
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
-	if err != nil {
-		return nil, fmt.Errorf("netlink socket: %w", err)
-	}
-	defer unix.Close(fd)
-	tv := unix.NsecToTimeval(int64(netlinkTimeout))
-	_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
-	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return nil, fmt.Errorf("netlink bind: %w", err)
-	}
-	seq := netlinkSeq.Add(1)
-	msg := make([]byte, unix.SizeofNlMsghdr+unix.SizeofIfInfomsg, unix.SizeofNlMsghdr+unix.SizeofIfInfomsg+len(attrs))
-	msg = append(msg, attrs...)
-	ne := binary.NativeEndian
-	ne.PutUint32(msg[0:], uint32(len(msg)))
-	ne.PutUint16(msg[4:], unix.RTM_GETLINK)
-	ne.PutUint16(msg[6:], unix.NLM_F_REQUEST|flags)
-	ne.PutUint32(msg[8:], seq)
-	msg[16] = unix.AF_UNSPEC
-	ne.PutUint32(msg[20:], uint32(int32(index)))
-	if err := unix.Sendto(fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return nil, fmt.Errorf("netlink send: %w", err)
-	}
-	var links []Link
-	buf := make([]byte, 1<<16)
-	for {
-		n, _, err := unix.Recvfrom(fd, buf, 0)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("netlink receive: %w", err)
-		}
-		b := buf[:n]
-		for len(b) >= unix.SizeofNlMsghdr {
-			l := int(ne.Uint32(b[0:]))
-			typ := ne.Uint16(b[4:])
-			mflags := ne.Uint16(b[6:])
-			mseq := ne.Uint32(b[8:])
-			if l < unix.SizeofNlMsghdr || l > len(b) {
-				return nil, errors.New("netlink: malformed message")
-			}
-			body := b[unix.SizeofNlMsghdr:l]
-			b = b[min(align4(l), len(b)):]
-			if mseq != seq {
-				continue
-			}
-			switch typ {
-			case unix.NLMSG_DONE:
-				return links, nil
-			case unix.NLMSG_ERROR:
-				if len(body) < 4 {
-					return nil, errors.New("netlink: short error message")
-				}
-				if e := int32(ne.Uint32(body)); e != 0 {
-					return nil, unix.Errno(-e)
-				}
-				return links, nil
-			case unix.RTM_NEWLINK:
-				link, err := parseLink(body)
-				if err != nil {
-					return nil, err
-				}
-				links = append(links, link)
-				if mflags&unix.NLM_F_MULTI == 0 {
-					return links, nil
-				}
-			}
-		}
-	}
-}
-
-func align4(n int) int { return (n + 3) &^ 3 }
-
-// appendAttr appends one rtattr to b.
-func appendAttr(b []byte, typ uint16, data []byte) []byte {
-	var h [4]byte
-	binary.NativeEndian.PutUint16(h[0:], uint16(4+len(data)))
-	binary.NativeEndian.PutUint16(h[2:], typ)
-	b = append(b, h[:]...)
-	b = append(b, data...)
-	for len(b)%4 != 0 {
-		b = append(b, 0)
-	}
-	return b
-}
-
-// attrs calls fn for each rtattr in b, with the type stripped of the
-// nested and byte-order flags.
-func attrs(b []byte, fn func(typ uint16, data []byte)) {
-	ne := binary.NativeEndian
-	for len(b) >= 4 {
-		l := int(ne.Uint16(b[0:]))
-		typ := ne.Uint16(b[2:]) & nlaTypeMask
-		if l < 4 || l > len(b) {
-			return
-		}
-		fn(typ, b[4:l])
-		b = b[min(align4(l), len(b)):]
-	}
-}
-
-func attrString(b []byte) string {
-	if i := slices.Index(b, 0); i >= 0 {
-		b = b[:i]
-	}
-	return string(b)
-}
-
-func attrUint32(b []byte) uint32 {
-	if len(b) < 4 {
-		return 0
-	}
-	return binary.NativeEndian.Uint32(b)
-}
-
-// parseLink parses an RTM_NEWLINK body: an ifinfomsg and its attributes.
-func parseLink(body []byte) (Link, error) {
-	if len(body) < unix.SizeofIfInfomsg {
-		return Link{}, errors.New("netlink: short link message")
-	}
-	ne := binary.NativeEndian
+// fromNetlink is the Link of a netlink link.
+func fromNetlink(nl netlink.Link) Link {
+	a := nl.Attrs()
 	l := Link{
-		Index:    int(int32(ne.Uint32(body[4:]))),
-		Flags:    ne.Uint32(body[8:]),
-		TunOwner: -1,
-		TunGroup: -1,
+		Index:        a.Index,
+		Name:         a.Name,
+		HardwareAddr: slices.Clone(a.HardwareAddr),
+		Flags:        a.RawFlags,
+		MTU:          a.MTU,
+		Master:       a.MasterIndex,
+		Kind:         nl.Type(),
+		TunOwner:     -1,
+		TunGroup:     -1,
 	}
-	attrs(body[unix.SizeofIfInfomsg:], func(typ uint16, data []byte) {
-		switch typ {
-		case unix.IFLA_IFNAME:
-			l.Name = attrString(data)
-		case unix.IFLA_ADDRESS:
-			l.HardwareAddr = net.HardwareAddr(slices.Clone(data))
-		case unix.IFLA_MTU:
-			l.MTU = int(attrUint32(data))
-		case unix.IFLA_MASTER:
-			l.Master = int(attrUint32(data))
-		case unix.IFLA_LINKINFO:
-			attrs(data, func(typ uint16, data []byte) {
-				switch typ {
-				case unix.IFLA_INFO_KIND:
-					l.Kind = attrString(data)
-				case unix.IFLA_INFO_DATA:
-					parseTunInfo(&l, data)
-				}
-			})
+	switch t := nl.(type) {
+	case *netlink.Tuntap:
+		l.Kind = "tun"
+		l.TunType = int(t.Mode)
+		l.TunPersist = !t.NonPersist
+		if t.Owner != ^uint32(0) {
+			l.TunOwner = int(t.Owner)
 		}
-	})
-	if l.Kind != "tun" {
-		l.TunType, l.TunPersist, l.TunOwner, l.TunGroup = 0, false, -1, -1
+		if t.Group != ^uint32(0) {
+			l.TunGroup = int(t.Group)
+		}
+	case *netlink.Device:
+		l.Kind = "" // no IFLA_INFO_KIND: a physical NIC, loopback
 	}
-	return l, nil
+	return l
 }
-
-// parseTunInfo reads a tun link's IFLA_INFO_DATA. Other kinds' data is
-// parsed too (the kind may come after it) and discarded by parseLink.
-func parseTunInfo(l *Link, data []byte) {
-	attrs(data, func(typ uint16, data []byte) {
-		switch typ {
-		case unix.IFLA_TUN_TYPE:
-			if len(data) > 0 {
-				l.TunType = int(data[0])
-			}
-		case unix.IFLA_TUN_PERSIST:
-			l.TunPersist = len(data) > 0 && data[0] != 0
-		case unix.IFLA_TUN_OWNER:
-			if v := attrUint32(data); v != ^uint32(0) && len(data) >= 4 {
-				l.TunOwner = int(v)
-			}
-		case unix.IFLA_TUN_GROUP:
-			if v := attrUint32(data); v != ^uint32(0) && len(data) >= 4 {
-				l.TunGroup = int(v)
-			}
-		}
-	})
-}
-
-// nlaTypeMask strips NLA_F_NESTED and NLA_F_NET_BYTEORDER from an
-// attribute type.
-const nlaTypeMask = 0x3fff

@@ -7,11 +7,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/l2fabric/l2fabric/backends/internal/netif"
-	"github.com/l2fabric/l2fabric/backends/internal/netif/nstest"
-	"github.com/l2fabric/l2fabric/fabric"
+	"github.com/l2fabric/l2fabric/backends/internal/nstest"
 )
 
 func TestValidName(t *testing.T) {
@@ -77,53 +75,5 @@ func TestLinks(t *testing.T) {
 	nstest.IP(t, "tuntap", "add", "dev", "tun0", "mode", "tun")
 	if l, _ := netif.LinkByName("tun0"); l.IsTap() || l.Describe() != "a TUN (layer 3) device" || !l.TunPersist {
 		t.Errorf("tun0 %+v", l)
-	}
-}
-
-// TestTapPortClose checks the Port contract around Close: a blocked Read
-// returns, Write reports the port gone, the link channel closes, and the
-// TAP it created is gone when Close returns.
-func TestTapPortClose(t *testing.T) {
-	if !nstest.InNetns(t) {
-		return
-	}
-	p, err := netif.OpenTapPort(netif.TapConfig{TapOptions: netif.TapOptions{Name: "t0", Owner: -1, Group: -1, MTU: 2000}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !p.Created() || p.Persistent() || p.MTU() != 2000 || p.Name() != "t0" || p.BatchSize() != netif.BatchSize {
-		t.Errorf("port: created %v persistent %v mtu %d", p.Created(), p.Persistent(), p.MTU())
-	}
-	readErr := make(chan error)
-	go func() {
-		bufs := [][]byte{make([]byte, 2018)}
-		for {
-			// The kernel may send IPv6 frames first: read until closed.
-			if _, err := p.Read(bufs, make([]int, 1)); err != nil {
-				readErr <- err
-				return
-			}
-		}
-	}()
-	if err := p.Close(); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-readErr:
-		t.Logf("read after close: %v", err)
-	case <-time.After(nstest.Timeout):
-		t.Fatal("Read still blocked after Close")
-	}
-	if _, err := p.Write([][]byte{make([]byte, 60)}); !errors.Is(err, fabric.ErrPeerGone) {
-		t.Errorf("Write after Close: %v", err)
-	}
-	if _, ok := <-p.LinkEvents(); ok {
-		t.Error("link events channel still open")
-	}
-	if _, err := netif.LinkByName("t0"); !errors.Is(err, netif.ErrNotFound) {
-		t.Errorf("t0 after Close: %v", err)
-	}
-	if err := p.Close(); err != nil {
-		t.Errorf("second Close: %v", err)
 	}
 }

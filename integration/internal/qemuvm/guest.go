@@ -53,6 +53,13 @@ type Config struct {
 	// RemotePath is the unix datagram socket qemu sends the guest's frames
 	// to (remote.path): the switch's socket.
 	RemotePath string
+	// Netdev, if set, replaces the dgram backend: qemu's -netdev value
+	// without its id, e.g. "stream,server=off,addr.type=unix,addr.path=P"
+	// or "socket,fd=3". LocalPath and RemotePath are then unused.
+	Netdev string
+	// ExtraFiles are inherited by qemu as file descriptors 3, 4...
+	// (for Netdev "socket,fd=3").
+	ExtraFiles []*os.File
 	// Memory is the guest RAM in qemu's -m syntax; "" means [DefaultMemory].
 	Memory string
 
@@ -127,7 +134,11 @@ func Start(ctx context.Context, a Assets, initramfs string, cfg Config) (*Guest,
 			return nil, fmt.Errorf("qemuvm: guest %q: IP must be CIDR (198.18.0.1/24): %w", cfg.Name, err)
 		}
 	}
-	for _, p := range []struct{ what, path string }{{"LocalPath", cfg.LocalPath}, {"RemotePath", cfg.RemotePath}} {
+	paths := []struct{ what, path string }{{"LocalPath", cfg.LocalPath}, {"RemotePath", cfg.RemotePath}}
+	if cfg.Netdev != "" {
+		paths = nil
+	}
+	for _, p := range paths {
 		if p.path == "" {
 			return nil, fmt.Errorf("qemuvm: guest %q: %s is empty", cfg.Name, p.what)
 		}
@@ -138,10 +149,12 @@ func Start(ctx context.Context, a Assets, initramfs string, cfg Config) (*Guest,
 			return nil, fmt.Errorf("qemuvm: guest %q: %s %q has a comma, which qemu's option syntax cannot take", cfg.Name, p.what, p.path)
 		}
 	}
-	if _, err := os.Lstat(cfg.LocalPath); err == nil {
-		return nil, fmt.Errorf("qemuvm: guest %q: LocalPath %s already exists (a stale socket?); qemu must bind it itself", cfg.Name, cfg.LocalPath)
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("qemuvm: guest %q: %w", cfg.Name, err)
+	if cfg.Netdev == "" { // with another netdev qemu binds no socket of its own
+		if _, err := os.Lstat(cfg.LocalPath); err == nil {
+			return nil, fmt.Errorf("qemuvm: guest %q: LocalPath %s already exists (a stale socket?); qemu must bind it itself", cfg.Name, cfg.LocalPath)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("qemuvm: guest %q: %w", cfg.Name, err)
+		}
 	}
 	if cfg.Memory == "" {
 		cfg.Memory = DefaultMemory
@@ -173,6 +186,7 @@ func Start(ctx context.Context, a Assets, initramfs string, cfg Config) (*Guest,
 	g.cmd = exec.Command(a.QEMU, g.args...)
 	g.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	g.cmd.Stderr = g.stderr
+	g.cmd.ExtraFiles = cfg.ExtraFiles
 	g.stdin, err = g.cmd.StdinPipe()
 	if err != nil {
 		return nil, fmt.Errorf("qemuvm: %w", err)
@@ -247,6 +261,11 @@ func qemuArgs(a Assets, initramfs string, cfg Config, accel string) []string {
 	if cfg.IPv6 {
 		appendLine = append(appendLine, "l2f.ipv6=1")
 	}
+	netdev := "dgram,id=n0,local.type=unix,local.path=" + cfg.LocalPath + ",remote.type=unix,remote.path=" + cfg.RemotePath
+	if cfg.Netdev != "" {
+		typ, opts, _ := strings.Cut(cfg.Netdev, ",")
+		netdev = typ + ",id=n0," + opts
+	}
 	machine, nic := cfg.Machine, "virtio-net-pci,romfile="
 	if machine == "microvm" {
 		nic = "virtio-net-device"
@@ -264,7 +283,7 @@ func qemuArgs(a Assets, initramfs string, cfg Config, accel string) []string {
 		"-kernel", a.Kernel,
 		"-initrd", initramfs,
 		"-append", strings.Join(appendLine, " "),
-		"-netdev", "dgram,id=n0,local.type=unix,local.path=" + cfg.LocalPath + ",remote.type=unix,remote.path=" + cfg.RemotePath,
+		"-netdev", netdev,
 		"-device", nic + ",netdev=n0,mac=" + cfg.MAC,
 	}
 	return args

@@ -1,7 +1,8 @@
 //go:build linux
 
-// Package nstest is what the tests of the Linux interface backends (tap,
-// feth) share: running each test in a network namespace of its own, and a
+// Package nstest is the test kit of the Linux interface backends (host,
+// tap, feth, linkwatch), kept out of the packages it tests as
+// wireguard-go keeps its tun test helpers: running each test in a network namespace of its own, and a
 // peer on the fabric that exchanges real traffic with the kernel.
 //
 // # Namespaces

@@ -1,17 +1,17 @@
 //go:build linux
 
-package netif
+package tap
 
 import (
 	"errors"
 	"fmt"
 	"os"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/l2fabric/l2fabric/backends/internal/netif"
 	"github.com/l2fabric/l2fabric/fabric"
 )
 
@@ -34,8 +34,8 @@ const (
 	PersistOff
 )
 
-// TapOptions says how to open a TAP.
-type TapOptions struct {
+// Options says how to open a TAP.
+type Options struct {
 	// Name is the device name.
 	Name string
 	// Persist is what to do with the persist flag.
@@ -52,34 +52,33 @@ type tapFile struct {
 	f          *os.File
 	rc         syscall.RawConn
 	index      int
-	created    bool        // the device did not exist before it was opened
-	persistent bool        // the device outlives the file
-	dead       atomic.Bool // the device went away under the file
+	created    bool // the device did not exist before it was opened
+	persistent bool // the device outlives the file
 }
 
 // openTap attaches to the TAP o.Name, creating it when it does not exist
-// and create is set (else the error wraps ErrNotFound), and configures it:
+// and create is set (else the error wraps netif.ErrNotFound), and configures it:
 // persist, owner, group, MTU, up. It returns the device as configured.
-func openTap(o TapOptions, create bool) (*tapFile, Link, error) {
-	if err := ValidName(o.Name); err != nil {
-		return nil, Link{}, err
+func openTap(o Options, create bool) (*tapFile, netif.Link, error) {
+	if err := netif.ValidName(o.Name); err != nil {
+		return nil, netif.Link{}, err
 	}
-	before, err := LinkByName(o.Name)
+	before, err := netif.LinkByName(o.Name)
 	exists := err == nil
 	switch {
-	case err != nil && !errors.Is(err, ErrNotFound):
-		return nil, Link{}, err
+	case err != nil && !errors.Is(err, netif.ErrNotFound):
+		return nil, netif.Link{}, err
 	case exists && !before.IsTap():
-		return nil, Link{}, fmt.Errorf("%s exists and is %s, not a TAP: choose another name", o.Name, before.Describe())
+		return nil, netif.Link{}, fmt.Errorf("%s exists and is %s, not a TAP: choose another name", o.Name, before.Describe())
 	case !exists && !create:
-		return nil, Link{}, err
+		return nil, netif.Link{}, err
 	}
 	fd, err := unix.Open(tunDevice, unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENODEV) || errors.Is(err, unix.ENXIO) {
-			return nil, Link{}, fmt.Errorf("opening %s: %w (is the tun module loaded? modprobe tun)", tunDevice, err)
+			return nil, netif.Link{}, fmt.Errorf("opening %s: %w (is the tun module loaded? modprobe tun)", tunDevice, err)
 		}
-		return nil, Link{}, privileged("opening "+tunDevice, err)
+		return nil, netif.Link{}, netif.Privileged("opening "+tunDevice, err)
 	}
 	ok := false
 	defer func() {
@@ -93,7 +92,7 @@ func openTap(o TapOptions, create bool) (*tapFile, Link, error) {
 	}
 	ifr, err := unix.NewIfreq(o.Name)
 	if err != nil {
-		return nil, Link{}, err
+		return nil, netif.Link{}, err
 	}
 	ifr.SetUint16(flags)
 	err = unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr)
@@ -104,13 +103,13 @@ func openTap(o TapOptions, create bool) (*tapFile, Link, error) {
 	}
 	switch {
 	case errors.Is(err, unix.EBUSY):
-		return nil, Link{}, fmt.Errorf("TAP %s is in use: it is open elsewhere (another port or process)", o.Name)
+		return nil, netif.Link{}, fmt.Errorf("TAP %s is in use: it is open elsewhere (another port or process)", o.Name)
 	case errors.Is(err, unix.EINVAL) && exists:
-		return nil, Link{}, fmt.Errorf("attaching TAP %s: %w (is it a multi_queue TAP? l2fabric attaches single-queue TAPs)", o.Name, err)
+		return nil, netif.Link{}, fmt.Errorf("attaching TAP %s: %w (is it a multi_queue TAP? l2fabric attaches single-queue TAPs)", o.Name, err)
 	case err != nil && exists:
-		return nil, Link{}, privileged("attaching TAP "+o.Name, err)
+		return nil, netif.Link{}, netif.Privileged("attaching TAP "+o.Name, err)
 	case err != nil:
-		return nil, Link{}, privileged("creating TAP "+o.Name, err)
+		return nil, netif.Link{}, netif.Privileged("creating TAP "+o.Name, err)
 	}
 	tf := &tapFile{}
 	// From here on a failure must not leave behind a device this call
@@ -120,10 +119,10 @@ func openTap(o TapOptions, create bool) (*tapFile, Link, error) {
 			unix.IoctlSetInt(fd, unix.TUNSETPERSIST, 0)
 		}
 	}
-	now, err := LinkByName(o.Name)
+	now, err := netif.LinkByName(o.Name)
 	if err != nil {
 		cleanup()
-		return nil, Link{}, err
+		return nil, netif.Link{}, err
 	}
 	tf.index = now.Index
 	tf.created = !exists || now.Index != before.Index
@@ -131,24 +130,24 @@ func openTap(o TapOptions, create bool) (*tapFile, Link, error) {
 	if o.Owner >= 0 {
 		if err := unix.IoctlSetInt(fd, unix.TUNSETOWNER, o.Owner); err != nil {
 			cleanup()
-			return nil, Link{}, privileged("setting the owner of TAP "+o.Name, err)
+			return nil, netif.Link{}, netif.Privileged("setting the owner of TAP "+o.Name, err)
 		}
 	}
 	if o.Group >= 0 {
 		if err := unix.IoctlSetInt(fd, unix.TUNSETGROUP, o.Group); err != nil {
 			cleanup()
-			return nil, Link{}, privileged("setting the group of TAP "+o.Name, err)
+			return nil, netif.Link{}, netif.Privileged("setting the group of TAP "+o.Name, err)
 		}
 	}
 	if o.MTU > 0 && o.MTU != now.MTU {
-		if err := SetMTU(o.Name, o.MTU); err != nil {
+		if err := netif.SetMTU(o.Name, o.MTU); err != nil {
 			cleanup()
-			return nil, Link{}, err
+			return nil, netif.Link{}, err
 		}
 	}
-	if err := SetUp(o.Name); err != nil {
+	if err := netif.SetUp(o.Name); err != nil {
 		cleanup()
-		return nil, Link{}, err
+		return nil, netif.Link{}, err
 	}
 	// Persist last, so that a failure above never leaves a device this
 	// call made persistent, nor removes one it made non-persistent.
@@ -157,20 +156,20 @@ func openTap(o TapOptions, create bool) (*tapFile, Link, error) {
 		on := o.Persist == PersistOn
 		if err := unix.IoctlSetInt(fd, unix.TUNSETPERSIST, boolInt(on)); err != nil {
 			cleanup()
-			return nil, Link{}, privileged("setting persist on TAP "+o.Name, err)
+			return nil, netif.Link{}, netif.Privileged("setting persist on TAP "+o.Name, err)
 		}
 		tf.persistent = on
 	}
-	if now, err = LinkByIndex(tf.index); err != nil {
+	if now, err = netif.LinkByIndex(tf.index); err != nil {
 		cleanup()
-		return nil, Link{}, err
+		return nil, netif.Link{}, err
 	}
 	tf.f = os.NewFile(uintptr(fd), tunDevice+":"+o.Name)
 	ok = true // the os.File owns fd now
 	if tf.rc, err = tf.f.SyscallConn(); err != nil {
 		cleanup()
 		tf.f.Close()
-		return nil, Link{}, err
+		return nil, netif.Link{}, err
 	}
 	return tf, now, nil
 }

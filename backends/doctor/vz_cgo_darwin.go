@@ -1,0 +1,7 @@
+//go:build darwin && cgo
+
+package doctor
+
+// builtWithVZ says whether this binary has the Virtualization.framework
+// bindings, which need cgo.
+const builtWithVZ = true

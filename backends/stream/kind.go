@@ -1,0 +1,200 @@
+//go:build linux || darwin
+
+package stream
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/l2fabric/l2fabric/fabric"
+)
+
+// DefaultMode is the mode of the socket files l2fabric creates: owner and
+// group may connect, as socket_vmnet's socket allows its group.
+const DefaultMode = 0o660
+
+var forms = []string{"stream:PATH[,mode=0660][,group=GROUP]", "stream:connect=PATH", "stream:fd=N"}
+
+// Kind returns the stream port kind.
+func Kind() fabric.Kind {
+	return fabric.Kind{
+		Name:    "stream",
+		Summary: "VMs over unix stream sockets with 4-byte length framing (socket_vmnet, lima, qemu -netdev stream/socket, krunkit unixstream)",
+		Forms:   forms,
+		Keys:    []string{"connect", "fd", "mode", "group"},
+		Check: func(s fabric.Spec, _ fabric.PortConfig) error {
+			_, err := parseOptions(s)
+			return err
+		},
+		Open: open,
+	}
+}
+
+// options are the stream-specific parts of a spec.
+type options struct {
+	path    string // listening socket
+	connect string
+	fd      int // -1 when not given
+	mode    os.FileMode
+	group   string
+	gid     int // -1: leave the group
+}
+
+func parseOptions(s fabric.Spec) (options, error) {
+	o := options{path: s.Arg, fd: -1, mode: DefaultMode, gid: -1}
+	fail := func(part, reason string) (options, error) {
+		return options{}, &fabric.SpecError{Spec: s.Text, Part: part, Reason: reason, Hint: "forms: " + strings.Join(forms, " | ")}
+	}
+	for _, opt := range s.Options {
+		part := opt.Key + "=" + opt.Value
+		switch opt.Key {
+		case "connect":
+			if opt.Value == "" {
+				return fail(part, "connect needs the server's socket path")
+			}
+			o.connect = opt.Value
+		case "fd":
+			n, err := strconv.Atoi(opt.Value)
+			if err != nil || n < 0 {
+				return fail(part, "fd must be a file descriptor number")
+			}
+			o.fd = n
+		case "mode":
+			m, err := strconv.ParseUint(opt.Value, 8, 32)
+			if err != nil || m > 0o777 {
+				return fail(part, "mode must be octal permissions like 0660")
+			}
+			o.mode = os.FileMode(m)
+		case "group":
+			if opt.Value == "" {
+				return fail(part, "group needs a group name or GID, e.g. group=staff")
+			}
+			o.group = opt.Value
+		}
+	}
+	listenOnly := func(key string) (options, error) {
+		return fail(key, key+" applies to a listening socket (stream:PATH), whose file l2fabric creates")
+	}
+	switch {
+	case o.connect != "" && (o.path != "" || o.fd >= 0):
+		return fail("connect="+o.connect, "connect= stands alone: stream:connect=PATH")
+	case o.fd >= 0 && o.path != "":
+		return fail("fd="+strconv.Itoa(o.fd), "fd= stands alone: stream:fd=N")
+	case o.connect == "" && o.fd < 0 && o.path == "":
+		return fail("", "missing socket path")
+	case o.path == "" && o.group != "":
+		return listenOnly("group=" + o.group)
+	case o.path == "" && o.mode != DefaultMode:
+		return listenOnly("mode=" + strconv.FormatUint(uint64(o.mode), 8))
+	}
+	for _, p := range []string{o.path, o.connect} {
+		if len(p) > maxPathLen() {
+			return fail(p, fmt.Sprintf("socket path is %d bytes, longer than the %d this platform allows", len(p), maxPathLen()))
+		}
+	}
+	if o.group != "" {
+		gid, err := lookupGroup(o.group)
+		if err != nil {
+			return fail("group="+o.group, err.Error())
+		}
+		o.gid = gid
+	}
+	return o, nil
+}
+
+// lookupGroup resolves a group name or numeric GID.
+func lookupGroup(s string) (int, error) {
+	if id, err := strconv.ParseUint(s, 10, 31); err == nil {
+		return int(id), nil
+	}
+	g, err := user.LookupGroup(s)
+	if err != nil {
+		return 0, fmt.Errorf("no group %q", s)
+	}
+	id, err := strconv.Atoi(g.Gid)
+	if err != nil {
+		return 0, fmt.Errorf("group %q has a non-numeric GID %q", s, g.Gid)
+	}
+	return id, nil
+}
+
+// baseName derives a port name from a socket path: its file name without
+// its extension.
+func baseName(path string) string {
+	b := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	if b == "" || b == "." || b == "/" {
+		return "stream"
+	}
+	return b
+}
+
+func open(ctx context.Context, s fabric.Spec, cfg fabric.PortConfig, a fabric.Attacher) (fabric.Opened, error) {
+	o, err := parseOptions(s)
+	if err != nil {
+		return fabric.Opened{}, err
+	}
+	cfg.Kind = "stream"
+	mtu := cfg.MTU
+	if mtu == 0 {
+		mtu = fabric.DefaultMTU
+	}
+	switch {
+	case o.fd >= 0:
+		if cfg.Name == "" {
+			cfg.Name = "fd" + strconv.Itoa(o.fd)
+		}
+		c, err := openFD(o.fd, mtu)
+		if err != nil {
+			return fabric.Opened{}, err
+		}
+		cfg.Info = fmt.Sprintf("fd %d, %s", o.fd, c.peer())
+		return fabric.Opened{Port: &connPort{c: c}, Config: cfg}, nil
+	case o.connect != "":
+		if cfg.Name == "" {
+			cfg.Name = baseName(o.connect)
+		}
+		cfg.Info = "connect " + o.connect
+		return fabric.Opened{Port: openDial(o.connect, mtu, a.Logger().Named("stream")), Config: cfg}, nil
+	default:
+		if cfg.Name == "" {
+			cfg.Name = baseName(o.path)
+		}
+		cfg.MTU = mtu
+		l, err := listen(ctx, o, cfg, a)
+		if err != nil {
+			return fabric.Opened{}, err
+		}
+		return fabric.Opened{Device: l}, nil
+	}
+}
+
+// openFD takes over an inherited, connected stream socket.
+func openFD(fd, mtu int) (*conn, error) {
+	typ, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
+	if err != nil {
+		return nil, fmt.Errorf("fd %d is not a usable socket: %w", fd, err)
+	}
+	if typ != unix.SOCK_STREAM {
+		return nil, fmt.Errorf("fd %d is not a SOCK_STREAM socket (type %d): pass a connected unix stream socket, or use dgram:fd=N for a datagram one", fd, typ)
+	}
+	f := os.NewFile(uintptr(fd), "fd"+strconv.Itoa(fd))
+	nc, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("fd %d: %w", fd, err)
+	}
+	uc, ok := nc.(*net.UnixConn)
+	if !ok {
+		nc.Close()
+		return nil, fmt.Errorf("fd %d is not a unix socket: pass a unix stream socket", fd)
+	}
+	return newConn(uc, FrameLimit(mtu))
+}
