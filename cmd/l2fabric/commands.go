@@ -54,8 +54,10 @@ too, as earlier versions did.`,
 	root.AddGroup(&cobra.Group{ID: "daemon", Title: "The switch:"}, &cobra.Group{ID: "client", Title: "Commands for a running switch:"})
 	root.AddCommand(runCommand(a))
 	controlPath := func() string { return a.control }
+	capture := noFileCompletion(newCaptureCmd(controlPath, a.stdout, a.stderr))
+	capture.RegisterFlagCompletionFunc("port", a.completePorts)
 	for _, c := range []*cobra.Command{a.fdbCommand(), a.portsCommand(), a.statsCommand(), a.attachCommand(), a.detachCommand(), a.reloadCommand(),
-		newCaptureCmd(controlPath, a.stdout, a.stderr), newMonitorCmd(controlPath, a.stdout, a.stderr)} {
+		capture, noFileCompletion(newMonitorCmd(controlPath, a.stdout, a.stderr))} {
 		c.GroupID = "client"
 		root.AddCommand(c)
 	}

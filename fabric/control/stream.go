@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"reflect"
 	"strings"
 	"time"
 
@@ -26,6 +27,21 @@ import (
 // statsEvery is how often a stream reports its counts when otherwise idle.
 const statsEvery = time.Second
 
+// streamCommands are the streaming commands' entries in the command
+// table, so that help lists them and their args are checked as the
+// others' are. serveStream serves them before the table is consulted.
+func streamCommands() []command {
+	streams := func(s *Server, _ any) (any, error) {
+		return nil, errors.New("this command streams: send it on a connection of its own (see fabric/control/stream.go)")
+	}
+	return []command{
+		{name: "capture", args: reflect.TypeFor[CaptureArgs](), run: streams,
+			help: "stream the frames entering and leaving the ports (all, or ports), of one VLAN or all, up to count; then binary records until the client sends a line"},
+		{name: "monitor", args: reflect.TypeFor[MonitorArgs](), run: streams,
+			help: "stream the fabric's events (FDB learned, moved, expired...; ports attached, down...), one JSON object a line, until the client sends a line"},
+	}
+}
+
 // serveStream serves line if it is a streaming command and reports
 // whether it was; the connection is finished afterwards.
 func (s *Server) serveStream(c net.Conn, r *bufio.Reader, line []byte) bool {
@@ -40,6 +56,11 @@ func (s *Server) serveStream(c net.Conn, r *bufio.Reader, line []byte) bool {
 		enc.Encode(Response{Error: err.Error()})
 		return true
 	}
+	cmd, _ := lookupCommand(req.Command)
+	args, err := cmd.decodeArgs(req.Args)
+	if err != nil {
+		return fail(err)
+	}
 	// The client ends a stream by sending anything, or by going away.
 	stop := make(chan struct{})
 	startStop := func() {
@@ -48,12 +69,8 @@ func (s *Server) serveStream(c net.Conn, r *bufio.Reader, line []byte) bool {
 			close(stop)
 		}()
 	}
-	switch req.Command {
-	case "capture":
-		var a CaptureArgs
-		if err := streamArgs(req, &a); err != nil {
-			return fail(err)
-		}
+	switch a := args.(type) {
+	case *CaptureArgs:
 		if a.VLAN > frames.MaxVLAN {
 			return fail(fmt.Errorf("capture: vlan %d is not a VLAN from 1 to %d", a.VLAN, frames.MaxVLAN))
 		}
@@ -69,11 +86,7 @@ func (s *Server) serveStream(c net.Conn, r *bufio.Reader, line []byte) bool {
 		if err := streamCapture(c, capture, a.Count, stop); err != nil && !errors.Is(err, net.ErrClosed) {
 			s.log.Debug("capture stream ended", "error", err)
 		}
-	case "monitor":
-		var a MonitorArgs
-		if err := streamArgs(req, &a); err != nil {
-			return fail(err)
-		}
+	case *MonitorArgs:
 		sub := s.f.Subscribe(0)
 		defer sub.Close()
 		if enc.Encode(Response{OK: true, Result: json.RawMessage("{}")}) != nil {
@@ -85,19 +98,6 @@ func (s *Server) serveStream(c net.Conn, r *bufio.Reader, line []byte) bool {
 		}
 	}
 	return true
-}
-
-// streamArgs decodes a streaming command's args, refusing unknown keys.
-func streamArgs(req Request, v any) error {
-	if len(req.Args) == 0 {
-		return nil
-	}
-	dec := json.NewDecoder(strings.NewReader(string(req.Args)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%s: malformed args: %v", req.Command, err)
-	}
-	return nil
 }
 
 // streamCapture writes c's frames to w as records until stop (then the
