@@ -76,23 +76,6 @@ var (
 	}
 )
 
-// dropReasons lists a port's drop counters by reason, named as in the
-// JSON of fabric.Counters without "drop_".
-func dropReasons(c fabric.Counters) [12]struct {
-	reason string
-	n      uint64
-} {
-	return [12]struct {
-		reason string
-		n      uint64
-	}{
-		{"runt", c.Runt}, {"oversize", c.Oversize}, {"tagged_on_access", c.TaggedOnAccess},
-		{"vlan", c.VLAN}, {"spoofed", c.Spoofed}, {"bad_source", c.BadSource},
-		{"link_local", c.LinkLocal}, {"rx_backend", c.RxBackend}, {"link_down", c.LinkDown},
-		{"tx_queue_full", c.TxQueueFull}, {"tx_error", c.TxError}, {"tx_oversize", c.TxOversize},
-	}
-}
-
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range allDescriptors {
@@ -114,8 +97,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(portRxBytes, k.RxBytes, p.Name, p.Kind)
 		counter(portTxFrames, k.TxFrames, p.Name, p.Kind)
 		counter(portTxBytes, k.TxBytes, p.Name, p.Kind)
-		for _, d := range dropReasons(k) {
-			counter(portDrops, d.n, p.Name, p.Kind, d.reason)
+		for _, d := range k.DropCounts() {
+			counter(portDrops, d.Count, p.Name, p.Kind, d.Reason)
 		}
 		gauge(portTxQueued, float64(p.TxQueued), p.Name, p.Kind)
 		gauge(portTxQueue, float64(p.TxQueueLen), p.Name, p.Kind)
