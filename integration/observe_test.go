@@ -324,3 +324,21 @@ func TestMonitorShowsLearnedAndMoved(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestCaptureDurationEndsWithAValidFile(t *testing.T) {
+	needTools(t, "tcpdump")
+	t.Parallel()
+	d, l, _ := startSwitch(t, 1)
+	file := filepath.Join(l.dir, "quiet.pcapng")
+	r := d.cli("capture", "--duration", "100ms", "--vlan", "7", "-w", file)
+	if r.code != 0 || !strings.Contains(r.stderr, "0 frames captured, 0 dropped by the capture") {
+		t.Fatalf("capture --duration: %s", r)
+	}
+	out, err := exec.Command("tcpdump", "-n", "-r", file).CombinedOutput()
+	if err != nil || len(frameLines(out)) != 1 { // tcpdump's "reading from file" line
+		t.Errorf("tcpdump -r of an empty capture: %v\n%s", err, out)
+	}
+	if r := d.cli("capture", "--vlan", "5000"); r.code != 2 || !strings.Contains(r.stderr, "--vlan 5000") {
+		t.Errorf("capture --vlan 5000: %s", r)
+	}
+}
