@@ -165,7 +165,7 @@ func (f *Fabric) Open(text string) (string, error) {
 	}
 	o, err := k.Open(f.ctx, spec, cfg, &attacher{f: f})
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", text, err)
+		return "", f.explainInUse(text, err)
 	}
 	var d *device
 	if o.Device != nil {

@@ -47,6 +47,9 @@ type Counters struct {
 	TxError uint64 `json:"drop_tx_error"`
 	// TxOversize counts frames too large for this port's MTU.
 	TxOversize uint64 `json:"drop_tx_oversize"`
+
+	// NAT holds the counters of a translating port (see NATPort).
+	NAT *NATCounters `json:"macnat,omitempty"`
 }
 
 // DropCount is one drop counter, named by its reason as in the JSON key

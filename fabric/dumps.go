@@ -51,6 +51,10 @@ func (f *Fabric) Ports() []PortInfo {
 		if d, ok := p.dev.(RxDropper); ok {
 			pi.Counters.RxBackend = d.RxDropped()
 		}
+		if np, ok := p.dev.(NATPort); ok {
+			c := np.NATCounters()
+			pi.Counters.NAT = &c
+		}
 		out = append(out, pi)
 	}
 	f.mu.Lock()
@@ -74,33 +78,42 @@ type Entry struct {
 	VLAN   uint16     `json:"vlan"`
 	MAC    frames.MAC `json:"mac"`
 	Static bool       `json:"static"`
-	Age    float64    `json:"age_seconds"`
+	// Pending marks a static entry whose port is not attached (yet).
+	Pending bool    `json:"pending,omitempty"`
+	Age     float64 `json:"age_seconds"`
 }
 
-// Entries returns the learning table, sorted by port, VLAN and MAC.
+// Entries returns the learning table, then the pending static entries,
+// sorted by port, VLAN and MAC.
 func (f *Fabric) Entries() []Entry {
 	var out []Entry
 	for _, e := range f.fdb.Entries() {
 		out = append(out, Entry{Port: e.Port.Name, VLAN: e.VLAN, MAC: e.MAC, Static: e.Static, Age: e.Age.Seconds()})
 	}
+	out = append(out, f.pendingStatics()...)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Port < out[j].Port })
 	return out
 }
 
 // Stats are the fabric-wide counters and the learning table's.
 type Stats struct {
-	Uptime   float64        `json:"uptime_seconds"`
-	Ports    int            `json:"ports"`
-	Fabric   FabricCounters `json:"fabric"`
-	FDB      fdb.Stats      `json:"fdb"`
-	FDBAging float64        `json:"fdb_aging_seconds"`
+	Uptime  float64 `json:"uptime_seconds"`
+	Ports   int     `json:"ports"`
+	Devices int     `json:"devices"`
+	// PendingStatics counts static entries whose port is not attached.
+	PendingStatics int            `json:"pending_statics"`
+	Fabric         FabricCounters `json:"fabric"`
+	FDB            fdb.Stats      `json:"fdb"`
+	FDBAging       float64        `json:"fdb_aging_seconds"`
 }
 
 // Stats returns the fabric's counters.
 func (f *Fabric) Stats() Stats {
 	return Stats{
-		Uptime: time.Since(f.started).Seconds(),
-		Ports:  len(f.ports.Load().list),
+		Uptime:         time.Since(f.started).Seconds(),
+		Ports:          len(f.ports.Load().list),
+		Devices:        len(f.Devices()),
+		PendingStatics: len(f.pendingStatics()),
 		Fabric: FabricCounters{
 			Forwarded: f.counters.forwarded.Load(),
 			Flooded:   f.counters.flooded.Load(),

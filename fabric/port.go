@@ -28,6 +28,11 @@
 //   - capture.go: captures, offered frames where they enter (forward) and
 //     leave (transmit), one atomic load per batch when none runs.
 //   - events.go: events (learned, moved, port down...) for subscribers.
+//   - nat.go: NATPort, for ports that translate addresses (MAC-NAT), and
+//     NATEntries, their tables for the control socket.
+//   - socketfile.go: SocketInUseError and SocketFiler, so that a socket
+//     this fabric's own port holds is named as such.
+//   - words.go: Count, "1 client" and "2 clients" in dumps.
 //   - counters.go, linkstate.go: per-port counters, and a ready-made Linker.
 //
 // The learning table is package fdb, frame views are package frames, and

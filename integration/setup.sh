@@ -18,7 +18,7 @@ set -euo pipefail
 CACHE="${L2FABRIC_TEST_CACHE:-/var/cache/l2fabric-test}"
 [[ $CACHE == /* ]] || CACHE="$PWD/$CACHE"
 CACHE="${CACHE%/}"
-PACKAGES=(qemu-system-x86 busybox-static iproute2 iperf3 tcpdump vde2 gnuplot-nox zsh bash-completion tshark prometheus)
+PACKAGES=(qemu-system-x86 busybox-static iproute2 iperf3 tcpdump vde2 gnuplot-nox zsh bash-completion dnsmasq-base tshark prometheus)
 KERNEL_META=linux-image-cloud-amd64
 
 export DEBIAN_FRONTEND=noninteractive

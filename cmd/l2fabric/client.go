@@ -66,7 +66,10 @@ func (a *app) fdbCommand() *cobra.Command {
 		fmt.Fprintln(tw, "PORT\tVLAN\tMAC\tAGE")
 		for _, e := range entries {
 			age := strconv.Itoa(int(e.Age))
-			if e.Static {
+			switch {
+			case e.Pending:
+				age = "static, pending: no such port yet"
+			case e.Static:
 				age = "static"
 			}
 			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", e.Port, e.VLAN, e.MAC, age)
@@ -226,10 +229,12 @@ func (a *app) statsCommand() *cobra.Command {
 			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintf(tw, "uptime\t%.0fs\n", s.Uptime)
 			fmt.Fprintf(tw, "ports\t%d\n", s.Ports)
+			fmt.Fprintf(tw, "devices\t%d\n", s.Devices)
 			fmt.Fprintf(tw, "frames forwarded\t%d\n", s.Fabric.Forwarded)
 			fmt.Fprintf(tw, "frames flooded\t%d\n", s.Fabric.Flooded)
 			fmt.Fprintf(tw, "frames filtered\t%d\n", s.Fabric.Filtered)
 			fmt.Fprintf(tw, "fdb entries\t%d (max %d, static %d)\n", s.FDB.Current, s.FDB.Max, s.FDB.Static)
+			fmt.Fprintf(tw, "fdb pending\t%d static entries waiting for their port\n", s.PendingStatics)
 			fmt.Fprintf(tw, "fdb learned\t%d\n", s.FDB.Learned)
 			fmt.Fprintf(tw, "fdb moved\t%d\n", s.FDB.Moved)
 			fmt.Fprintf(tw, "fdb expired\t%d\n", s.FDB.Expired)

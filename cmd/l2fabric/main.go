@@ -16,7 +16,8 @@
 //     'l2fabric monitor', streams from the control socket
 //   - vm.go: 'l2fabric vm', where VMs boot (macOS)
 //   - topics.go: 'l2fabric help specs' and 'l2fabric help config'
-//   - version.go: --version, from main.version and the VCS commit
+//   - version.go: --version, from main.version and the VCS commit (or
+//     main.commit, which make stamps)
 //   - paths.go, kinds_*.go: default socket paths, this platform's port kinds
 package main
 
@@ -30,6 +31,11 @@ import (
 // version is the release this binary is, stamped at build time with
 // -ldflags "-X main.version=v1.2.3"; empty for a development build.
 var version string
+
+// commit is the commit this binary was built from, stamped at build time
+// by make build and make release (-X main.commit=0123456789ab), for builds
+// where Go records no VCS information; empty otherwise.
+var commit string
 
 // exitUsage is the exit status for a malformed command line.
 const exitUsage = 2

@@ -97,10 +97,20 @@ func commands() []command {
 				return nil, errors.New("attach: spec is required")
 			}
 			name, err := s.f.Open(a.Spec)
+			var iu *fabric.SocketInUseError
+			if errors.As(err, &iu) && sameFile(iu.Path, s.cfg.Path) {
+				err = fmt.Errorf("%s: %s is this daemon's control socket: choose another path", a.Spec, iu.Path)
+			}
 			return AttachResult{Name: name}, err
 		}),
 		withArgs("detach", "remove a port or device", func(s *Server, a *DetachArgs) (any, error) {
 			return struct{}{}, s.f.Detach(a.Name)
+		}),
+		withArgs("macnat.show", "the MAC-NAT tables of translating host ports (Wi-Fi), of one port or of all: address, VM MAC, the VM's port, age", func(s *Server, a *MACNATShowArgs) (any, error) {
+			if _, err := s.portFilter(a.Port); err != nil {
+				return nil, err
+			}
+			return s.f.NATEntries(a.Port), nil
 		}),
 		noArgs("reload", "re-read the configuration file and apply what changed", func(s *Server) (any, error) {
 			if s.cfg.Reload == nil {
@@ -126,6 +136,12 @@ func (s *Server) portFilter(name string) (map[string]bool, error) {
 			out[p.Name] = true
 		}
 		names = append(names, p.Name)
+	}
+	// A pending static entry's port, or a device's port it waits for.
+	for _, e := range s.f.Entries() {
+		if e.Pending && (e.Port == name || out[name] && strings.HasPrefix(e.Port, name+"/")) {
+			out[e.Port] = true
+		}
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("no port or device named %q (there are: %s)", name, strings.Join(names, ", "))

@@ -100,6 +100,10 @@ func TestCommands(t *testing.T) {
 	if err := c.Call("fdb.del", control.FDBDelArgs{MAC: "52:54:00:00:00:01"}, nil); err != nil {
 		t.Error(err)
 	}
+	var nat []fabric.NATDumpEntry
+	if err := c.Call("macnat.show", control.MACNATShowArgs{Port: "vm1"}, &nat); err != nil || nat == nil || len(nat) != 0 {
+		t.Errorf("macnat.show on a fabric without MAC-NAT = %#v, %v; want an empty list", nat, err)
+	}
 	var fr control.FlushResult
 	if err := c.Call("fdb.flush", nil, &fr); err != nil || fr.Flushed != 0 {
 		t.Errorf("flush = %+v, %v", fr, err)
@@ -124,7 +128,7 @@ func TestBadRequestsGetErrorsAndChangeNothing(t *testing.T) {
 		args any
 		want string
 	}{
-		{"nope", nil, `unknown command "nope"; commands: attach, capture, detach, fdb.add, fdb.del, fdb.flush, fdb.show, help, monitor, ports, reload, stats, version`},
+		{"nope", nil, `unknown command "nope"; commands: attach, capture, detach, fdb.add, fdb.del, fdb.flush, fdb.show, help, macnat.show, monitor, ports, reload, stats, version`},
 		{"fdb.add", control.FDBAddArgs{MAC: "01:00:5e:00:00:01", Port: "vm1"}, "not a unicast"},
 		{"fdb.add", control.FDBAddArgs{MAC: "zz", Port: "vm1"}, "bad MAC"},
 		{"fdb.add", control.FDBAddArgs{MAC: "52:54:00:00:00:01", Port: "ghost"}, `no port named "ghost"`},
@@ -140,6 +144,7 @@ func TestBadRequestsGetErrorsAndChangeNothing(t *testing.T) {
 		{"detach", control.DetachArgs{Name: "ghost"}, `no port or device named "ghost"`},
 		{"attach", control.AttachArgs{Spec: "warp:/x"}, "unknown port kind"},
 		{"attach", control.AttachArgs{}, "spec is required"},
+		{"macnat.show", control.MACNATShowArgs{Port: "ghost"}, `no port or device named "ghost"`},
 	} {
 		err := c.Call(tc.cmd, tc.args, nil)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

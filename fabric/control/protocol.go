@@ -23,6 +23,7 @@
 //	fdb.flush  {"port":NAME}                 → {"flushed": N} (learned entries; all ports when no port)
 //	attach     {"spec":"KIND:ARG,..."}       → {"name": NAME}
 //	detach     {"name":NAME}
+//	macnat.show {"port":NAME}                → [NATDumpEntry...] (MAC-NAT tables; port optional)
 //	reload                                   → ReloadResult (re-read the --config file)
 //	help                                     → [{"name","args","help"}...]
 //
@@ -101,6 +102,11 @@ type AttachResult struct {
 // DetachArgs names the port or device detach removes.
 type DetachArgs struct {
 	Name string `json:"name"`
+}
+
+// MACNATShowArgs limits macnat.show to one port.
+type MACNATShowArgs struct {
+	Port string `json:"port,omitempty"`
 }
 
 // VersionResult is version's result.

@@ -207,3 +207,13 @@ func (s *Server) dispatch(req Request) (any, error) {
 	}
 	return c.run(s, args)
 }
+
+// sameFile reports whether paths a and b name the same file.
+func sameFile(a, b string) bool {
+	fa, err := os.Lstat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Lstat(b)
+	return err == nil && os.SameFile(fa, fb)
+}
