@@ -71,6 +71,7 @@ func (f *Fabric) Attach(dev Port, cfg PortConfig) error {
 		go f.linkLoop(p, l.LinkEvents())
 	}
 	f.log.Info("port attached", "port", p.Name, "kind", p.Kind, "info", p.Info, "vlans", DescribeVLANs(p.VLAN, FormatVLANList(p.Trunk)), "mtu", p.MTU)
+	f.publish(Event{Type: EventPortAttached, Port: p.Name, Kind: p.Kind})
 	return nil
 }
 
@@ -134,6 +135,7 @@ func (f *Fabric) detach(p *port, cause error, caller detachCaller) {
 		<-p.writerDone
 	}
 	f.log.Info("port detached", "port", p.Name, "reason", cause, "fdb_entries_flushed", n)
+	f.publish(Event{Type: EventPortDetached, Port: p.Name, Kind: p.Kind, Reason: cause.Error(), Count: n})
 	close(p.gone)
 }
 

@@ -53,6 +53,7 @@ func (f *Fabric) AddStatic(s Static, allowAbsent bool) error {
 	f.statics = slices.DeleteFunc(f.statics, func(o Static) bool { return o.VLAN == s.VLAN && o.MAC == s.MAC })
 	f.statics = append(f.statics, s)
 	f.macsMayHaveChanged()
+	f.publish(Event{Type: EventStaticAdded, Port: s.Port, VLAN: s.VLAN, MAC: s.MAC})
 	return nil
 }
 
@@ -111,11 +112,20 @@ func (f *Fabric) DeleteEntry(vlan uint16, mac frames.MAC) error {
 	defer f.mu.Unlock()
 	n := len(f.statics)
 	f.statics = slices.DeleteFunc(f.statics, func(o Static) bool { return o.VLAN == vlan && o.MAC == mac })
+	e, had := f.fdb.Get(vlan, mac)
 	if !f.fdb.Delete(vlan, mac) && n == len(f.statics) {
 		return fmt.Errorf("no entry for %s in VLAN %d", mac, vlan)
 	}
 	f.unpin(vlan, mac)
 	f.macsMayHaveChanged()
+	ev := Event{Type: EventDeleted, VLAN: vlan, MAC: mac}
+	if had {
+		ev.Port = e.Port.Name
+	}
+	if n != len(f.statics) || e.Static {
+		ev.Type = EventStaticRemoved
+	}
+	f.publish(ev)
 	return nil
 }
 
@@ -124,7 +134,9 @@ func (f *Fabric) DeleteEntry(vlan uint16, mac frames.MAC) error {
 func (f *Fabric) Flush(portName string) (int, error) {
 	defer f.macsMayHaveChanged()
 	if portName == "" {
-		return f.fdb.Flush(nil), nil
+		n := f.fdb.Flush(nil)
+		f.publish(Event{Type: EventFlushed, Reason: "flush requested", Count: n})
+		return n, nil
 	}
 	p := f.ports.Load().byName[portName]
 	if p == nil {
@@ -132,5 +144,7 @@ func (f *Fabric) Flush(portName string) (int, error) {
 		defer f.mu.Unlock()
 		return 0, fmt.Errorf("%s", f.absentPortLocked(portName, "ports"))
 	}
-	return f.fdb.Flush(func(e fdb.Entry[*port]) bool { return e.Port == p }), nil
+	n := f.fdb.Flush(func(e fdb.Entry[*port]) bool { return e.Port == p })
+	f.publish(Event{Type: EventFlushed, Port: p.Name, Reason: "flush requested", Count: n})
+	return n, nil
 }

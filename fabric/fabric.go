@@ -70,6 +70,9 @@ type Fabric struct {
 	// have changed; filters counts attached AddressFilter ports.
 	macsChanged chan struct{}
 	filters     atomic.Int32
+
+	captures captureHub // running captures (capture.go)
+	events   eventHub   // monitor subscribers (events.go)
 }
 
 // New creates a fabric.
@@ -100,6 +103,7 @@ func New(cfg Config) (*Fabric, error) {
 		macsChanged: make(chan struct{}, 1),
 	}
 	f.ports.Store(newPortSet(nil))
+	table.SetObserver(fdbObserver{f})
 	return f, nil
 }
 

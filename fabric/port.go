@@ -25,6 +25,9 @@
 //   - entries.go: static entries, and deleting and flushing entries.
 //   - filters.go: telling AddressFilter ports which MACs live elsewhere.
 //   - dumps.go: Ports, Entries and Stats, for the control socket.
+//   - capture.go: captures, offered frames where they enter (forward) and
+//     leave (transmit), one atomic load per batch when none runs.
+//   - events.go: events (learned, moved, port down...) for subscribers.
 //   - nat.go: NATPort, for ports that translate addresses (MAC-NAT), and
 //     NATEntries, their tables for the control socket.
 //   - socketfile.go: SocketInUseError and SocketFiler, so that a socket

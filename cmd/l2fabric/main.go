@@ -1,8 +1,8 @@
 // Command l2fabric is a virtual Ethernet switch for VMs: a MAC-learning
 // fabric connecting VM sockets, host NICs and the host's own bridge.
 //
-// 'l2fabric run' is the switch; fdb, ports, stats, attach, detach and
-// reload talk to a running one over its control socket; 'l2fabric help'
+// 'l2fabric run' is the switch; fdb, ports, stats, attach, detach,
+// reload, capture and monitor talk to a running one over its control socket; 'l2fabric help'
 // lists them all. The command tree is the one place the commands, their
 // flags and their help are written:
 //
@@ -12,6 +12,8 @@
 //   - runconfig.go: command line and file merged and checked
 //   - run.go, reload.go: the daemon, and SIGHUP / reload applying the file
 //   - client.go: the client commands and port-name completion
+//   - capture.go, monitor.go: 'l2fabric capture' (pcapng, text) and
+//     'l2fabric monitor', streams from the control socket
 //   - vm.go: 'l2fabric vm', where VMs boot (macOS)
 //   - topics.go: 'l2fabric help specs' and 'l2fabric help config'
 //   - version.go: --version, from main.version and the VCS commit (or

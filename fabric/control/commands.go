@@ -43,7 +43,7 @@ func noArgs(name, help string, run func(s *Server) (any, error)) command {
 // commands returns the control protocol, in the order help lists it. (A
 // function rather than a variable because help lists the table it is in.)
 func commands() []command {
-	return []command{
+	return append([]command{
 		noArgs("version", "the daemon's version", func(s *Server) (any, error) {
 			return VersionResult{Version: s.cfg.Version}, nil
 		}),
@@ -130,7 +130,7 @@ func commands() []command {
 			}
 			return s.cfg.Reload()
 		}),
-	}
+	}, streamCommands()...) // capture, monitor: stream.go
 }
 
 // portFilter returns the ports whose entries a filter on name shows: the

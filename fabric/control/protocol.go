@@ -34,6 +34,11 @@
 // wanted: "fdb.show: argument "vlan" is a string, want a number from 0 to
 // 65535".
 //
+// Two commands stream after their reply, until the client sends a line or
+// closes (see stream.go): capture {"ports":[NAME...],"vlan":N,"count":N}
+// sends binary frame records (records.go), monitor sends one fabric.Event
+// per JSON line.
+//
 // A malformed or unknown request gets an error reply and never affects
 // forwarding. Requests are limited to MaxRequest bytes.
 package control

@@ -149,6 +149,9 @@ func (s *Server) serveConn(c net.Conn) {
 		if strings.TrimSpace(string(line)) == "" {
 			continue
 		}
+		if s.serveStream(c, r, line) { // capture and monitor: stream.go
+			return
+		}
 		if err := enc.Encode(s.Handle(line)); err != nil {
 			return
 		}
