@@ -1,6 +1,11 @@
 # l2fabric: build, run and test.
 #
-#   make run     build and run l2fabric with its default port
+#   make build   build bin/l2fabric, stamped with the release tag (if the
+#                commit is one) and the commit
+#   make run     build and run l2fabric with its default port, or with
+#                ARGS="--port ..."
+#   make install install bin/l2fabric (built if missing) in $(PREFIX)/bin
+#                (/usr/local/bin; DESTDIR= for packaging)
 #   make test    the whole test suite, as CI runs it (as root: it installs
 #                qemu and a guest kernel from Debian's packages)
 #   make bench   FDB and forwarding benchmarks, and the forwarding rate
@@ -11,18 +16,37 @@
 
 GO ?= go
 BIN := bin/l2fabric
-# The release a tagged commit is; l2fabric --version adds the commit.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+# The release a tagged commit is, empty otherwise (l2fabric --version then
+# says devel).
 VERSION ?= $(shell git describe --tags --exact-match 2>/dev/null)
+# The commit, stamped too: Go records none where VCS stamping is off
+# (GOFLAGS=-buildvcs=false) or fails (a git worktree).
+COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)$(shell git diff --quiet HEAD -- 2>/dev/null || echo +dirty)
+STAMP := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all build run setup vet test unit integration bench release clean
+.PHONY: all build run install uninstall setup vet test unit integration bench release clean
 
 all: build
 
 build:
-	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/l2fabric
+	$(GO) build -ldflags "$(STAMP)" -o $(BIN) ./cmd/l2fabric
 
 run: build
-	./$(BIN)
+	$(BIN) $(ARGS)
+
+# Builds bin/l2fabric only if it is not there, so that `make build && sudo
+# make install` needs no Go toolchain on root's PATH.
+$(BIN):
+	$(MAKE) build
+
+install: $(BIN)
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/l2fabric
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/l2fabric
 
 # Packages the integration tests need: qemu, busybox, a Debian guest kernel.
 setup:
@@ -63,15 +87,15 @@ bench:
 # commits since it and the commit, -dirty for uncommitted changes; or
 # VERSION=v1.2.3), built without cgo, so the darwin ones have no vm:
 # ports (docs/release.md builds and signs that one on a Mac).
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+RELEASE_VERSION := $(or $(VERSION),$(shell git describe --tags --always --dirty 2>/dev/null),devel)
 RELEASE_TARGETS := darwin/arm64 darwin/amd64 linux/amd64 linux/arm64
-RELEASE_LDFLAGS := -s -w -X main.version=$(VERSION)
+RELEASE_LDFLAGS := -s -w -X main.version=$(RELEASE_VERSION) -X main.commit=$(COMMIT)
 
 release:
 	rm -rf dist
 	mkdir -p dist
 	@for t in $(RELEASE_TARGETS); do \
-		os=$${t%/*}; arch=$${t#*/}; out=dist/l2fabric-$(VERSION)-$$os-$$arch; \
+		os=$${t%/*}; arch=$${t#*/}; out=dist/l2fabric-$(RELEASE_VERSION)-$$os-$$arch; \
 		echo "$$out"; \
 		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(RELEASE_LDFLAGS)' -o $$out ./cmd/l2fabric || exit 1; \
 	done

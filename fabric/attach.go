@@ -78,6 +78,7 @@ func (f *Fabric) Attach(dev Port, cfg PortConfig) error {
 		go f.linkLoop(p, l.LinkEvents())
 	}
 	f.log.Info("port attached", "port", p.Name, "kind", p.Kind, "info", p.Info, "vlans", DescribeVLANs(p.VLAN, FormatVLANList(p.Trunk)), "mtu", p.MTU)
+	f.publish(Event{Type: EventPortAttached, Port: p.Name, Kind: p.Kind})
 	return nil
 }
 
@@ -143,6 +144,7 @@ func (f *Fabric) detach(p *port, cause error, caller detachCaller) {
 	}
 	f.retire(p)
 	f.log.Info("port detached", "port", p.Name, "reason", cause, "fdb_entries_flushed", n)
+	f.publish(Event{Type: EventPortDetached, Port: p.Name, Kind: p.Kind, Reason: cause.Error(), Count: n})
 	close(p.gone)
 }
 
@@ -186,7 +188,7 @@ func (f *Fabric) Open(text string) (string, error) {
 	}
 	o, err := k.Open(f.ctx, spec, cfg, &attacher{f: f})
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", text, err)
+		return "", f.explainInUse(text, err)
 	}
 	var d *device
 	if o.Device != nil {

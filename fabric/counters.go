@@ -78,6 +78,9 @@ type Counters struct {
 	// Detached counts frames for this port dropped because it was being
 	// detached: sent to it as it went, or still in its transmit queue.
 	Detached uint64 `json:"drop_detached"`
+
+	// NAT holds the counters of a translating port (see NATPort).
+	NAT *NATCounters `json:"macnat,omitempty"`
 }
 
 // RxDrops returns the sum of the receive-side drop counters of frames the
@@ -115,7 +118,8 @@ func (c Counters) DropCounts() []DropCount {
 // Drops returns the sum of all drop counters.
 func (c Counters) Drops() uint64 { return c.RxDrops() + c.RxBackend + c.TxDrops() }
 
-// add adds o to c, field by field.
+// add adds o to c, field by field (NAT, a translating port's own, is not
+// summed).
 func (c *Counters) add(o Counters) {
 	c.RxFrames += o.RxFrames
 	c.RxBytes += o.RxBytes

@@ -13,6 +13,9 @@ func TestDropCountsNameEveryDropCounter(t *testing.T) {
 	v := reflect.ValueOf(&c).Elem()
 	want := map[string]uint64{}
 	for i := 0; i < v.NumField(); i++ {
+		if v.Field(i).Kind() != reflect.Uint64 {
+			continue // NAT: a translating port's own counters, no drops
+		}
 		tag := v.Type().Field(i).Tag.Get("json")
 		v.Field(i).SetUint(uint64(i + 1))
 		if reason, ok := strings.CutPrefix(tag, "drop_"); ok {

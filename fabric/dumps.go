@@ -33,6 +33,9 @@ type PortInfo struct {
 	// Storm is its storm control limit in frames per second, 0 for none.
 	Storm    int      `json:"storm_pps,omitempty"`
 	Counters Counters `json:"counters"`
+	// BackendDrops are the backend's own drops by reason (see
+	// BackendDropper).
+	BackendDrops map[string]uint64 `json:"backend_drops,omitempty"`
 }
 
 // Ports returns the attached ports, and devices that have no port (a
@@ -58,6 +61,13 @@ func (f *Fabric) Ports() []PortInfo {
 		if !p.MAC.IsZero() {
 			pi.MAC = p.MAC.String()
 		}
+		if d, ok := p.dev.(BackendDropper); ok {
+			pi.BackendDrops = d.BackendDrops()
+		}
+		if np, ok := p.dev.(NATPort); ok {
+			c := np.NATCounters()
+			pi.Counters.NAT = &c
+		}
 		out = append(out, pi)
 	}
 	f.mu.Lock()
@@ -81,30 +91,41 @@ type Entry struct {
 	VLAN   uint16     `json:"vlan"`
 	MAC    frames.MAC `json:"mac"`
 	Static bool       `json:"static"`
-	Age    float64    `json:"age_seconds"`
+	// Pending marks a static entry whose port is not attached (yet).
+	Pending bool    `json:"pending,omitempty"`
+	Age     float64 `json:"age_seconds"`
+	// Via is the remote endpoint (VTEP) the MAC lives behind, on a tunnel
+	// port (see RemoteLocator).
+	Via string `json:"via,omitempty"`
 }
 
-// Entries returns the learning table, sorted by port, VLAN and MAC.
+// Entries returns the learning table, then the pending static entries,
+// sorted by port, VLAN and MAC.
 func (f *Fabric) Entries() []Entry {
 	var out []Entry
 	for _, e := range f.fdb.Entries() {
-		out = append(out, Entry{Port: e.Port.Name, VLAN: e.VLAN, MAC: e.MAC, Static: e.Static, Age: e.Age.Seconds()})
+		out = append(out, Entry{Port: e.Port.Name, VLAN: e.VLAN, MAC: e.MAC, Static: e.Static, Age: e.Age.Seconds(),
+			Via: via(e.Port, e.VLAN, e.MAC)})
 	}
+	out = append(out, f.pendingStatics()...)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Port < out[j].Port })
 	return out
 }
 
 // Stats are the fabric-wide counters and the learning table's.
 type Stats struct {
-	Uptime float64        `json:"uptime_seconds"`
-	Ports  int            `json:"ports"`
-	Fabric FabricCounters `json:"fabric"`
+	Uptime  float64 `json:"uptime_seconds"`
+	Ports   int     `json:"ports"`
+	Devices int     `json:"devices"`
+	// PendingStatics counts static entries whose port is not attached.
+	PendingStatics int            `json:"pending_statics"`
+	Fabric         FabricCounters `json:"fabric"`
 	// Totals are the counters of every port the fabric has had, attached
 	// or detached, summed, with the frames listening devices dropped
 	// before any port read them in RxBackend. Once traffic stops, the
 	// receive-side books balance: Totals.RxFrames = Fabric.Forwarded +
 	// Fabric.Flooded + Fabric.Filtered + Totals.Probes +
-	// Totals.RxDrops() (see Counters and Balance).
+	// Totals.RxDrops() (see Counters and Unaccounted).
 	Totals   Counters  `json:"totals"`
 	Detached int       `json:"ports_detached"`
 	FDB      fdb.Stats `json:"fdb"`
@@ -140,8 +161,10 @@ func (f *Fabric) Stats() Stats {
 		totals.add(p.counters())
 	}
 	return Stats{
-		Uptime: time.Since(f.started).Seconds(),
-		Ports:  len(set.list),
+		Uptime:         time.Since(f.started).Seconds(),
+		Ports:          len(set.list),
+		Devices:        len(f.Devices()),
+		PendingStatics: len(f.pendingStatics()),
 		Fabric: FabricCounters{
 			Forwarded: f.counters.forwarded.Load(),
 			Flooded:   f.counters.flooded.Load(),

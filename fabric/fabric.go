@@ -89,6 +89,9 @@ type Fabric struct {
 	// have changed; filters counts attached AddressFilter ports.
 	macsChanged chan struct{}
 	filters     atomic.Int32
+
+	captures captureHub // running captures (capture.go)
+	events   eventHub   // monitor subscribers (events.go)
 }
 
 // New creates a fabric.
@@ -125,6 +128,7 @@ func New(cfg Config) (*Fabric, error) {
 	}
 	f.loop.init(cfg.NoLoopDetect)
 	f.ports.Store(newPortSet(nil))
+	table.SetObserver(fdbObserver{f})
 	return f, nil
 }
 

@@ -81,6 +81,9 @@ func (b *batch) to(q *port, i int) {
 // never forwarded.
 func (f *Fabric) forward(p *port, b *batch, n int) {
 	b.frames, b.hdrs, b.vlans = b.frames[:0], b.hdrs[:0], b.vlans[:0]
+	if c := f.captures.set.Load(); c != nil { // capture.go
+		c.inbound(p, b.bufs[:n], b.sizes[:n])
+	}
 	var rxBytes int
 	for i := 0; i < n; i++ {
 		size := b.sizes[i]
@@ -125,8 +128,10 @@ func (f *Fabric) forward(p *port, b *batch, n int) {
 			case fdb.Moved:
 				f.logMove(vlan, src, from, p)
 				f.macMoved(vlan, src, from, p, now)
+				f.publishFDB(EventMoved, vlan, src, p, from)
 				f.macsMayHaveChanged()
 			case fdb.Learned:
+				f.publishFDB(EventLearned, vlan, src, p, nil)
 				f.macsMayHaveChanged()
 			}
 		}

@@ -130,9 +130,11 @@ func (g *loopGuard) init(off bool) {
 }
 
 // isProbe reports whether fr (untagged) is one of this fabric's probes.
+// The nonce identifies it, not the source address, which a translating
+// port (MAC-NAT) rewrites on the way out.
 func (g *loopGuard) isProbe(fr frames.Frame) bool {
 	return len(fr) >= probeIndex+4 && fr.EtherType() == EtherTypeLoop &&
-		fr.Source() == g.mac && [8]byte(fr[probeNonce:probeIndex]) == g.nonce
+		[8]byte(fr[probeNonce:probeIndex]) == g.nonce
 }
 
 // writeProbe writes the probe of the port with index id into b, which is
@@ -320,8 +322,9 @@ func loopVictim(a, b *port) (victim, other *port) {
 }
 
 // setBlocked blocks p, looped with peer, or unblocks it. It is the one
-// place a port's loop state changes, so it is where a "port blocked" or
-// "port unblocked" event belongs. how says what detected the loop, or why
+// place a port's loop state changes, and publishes EventPortBlocked (Count
+// is the entries flushed) or EventPortUnblocked, their Reason naming the
+// peer. how says what detected the loop, or why
 // it is unblocked. The caller holds f.loop.mu.
 func (f *Fabric) setBlocked(p, peer *port, on bool, how string, now time.Time) {
 	if !on {
@@ -331,6 +334,7 @@ func (f *Fabric) setBlocked(p, peer *port, on bool, how string, now time.Time) {
 		}
 		p.unblockedAt = now
 		f.log.Warn("port unblocked", "port", p.Name, "loop_with", b.peer, "reason", how, "blocked_for", now.Sub(b.since).Round(time.Millisecond))
+		f.publish(Event{Type: EventPortUnblocked, Port: p.Name, Reason: "loop with " + b.peer + " gone: " + how})
 		return
 	}
 	// A port blocked again soon after it was unblocked waits longer.
@@ -349,6 +353,7 @@ func (f *Fabric) setBlocked(p, peer *port, on bool, how string, now time.Time) {
 	}
 	f.log.Error("loop detected: port blocked", "port", p.Name, "loop_with", peer.Name, "detected_by", how,
 		"hold_down", p.holdDown, "fdb_entries_flushed", n, "fix", fix)
+	f.publish(Event{Type: EventPortBlocked, Port: p.Name, Reason: "loop with " + peer.Name + ", detected by " + how, Count: n})
 }
 
 // maybeUnblock unblocks p once nothing has shown its loop for its

@@ -105,6 +105,8 @@ func TestLoopProbesBlockOnePortAndUnblockWhenGone(t *testing.T) {
 // still there blocks it again.
 func TestUnblockByRequest(t *testing.T) {
 	tf := newTestFabric(t, fabric.Config{})
+	sub := tf.f.Subscribe(0)
+	defer sub.Close()
 	a := tf.attach(fabric.PortConfig{Name: "a", LoopProbes: true})
 	b := tf.attach(fabric.PortConfig{Name: "b", LoopProbes: true})
 	a.Cable(b)
@@ -137,6 +139,21 @@ func TestUnblockByRequest(t *testing.T) {
 	}
 	if err := tf.f.Unblock("b"); err != nil {
 		t.Fatal(err)
+	}
+	// Blocking and unblocking are events, naming the peer.
+	var seen []string
+	for len(seen) < 2 {
+		select {
+		case ev := <-sub.Events():
+			if ev.Type == fabric.EventPortBlocked || ev.Type == fabric.EventPortUnblocked {
+				seen = append(seen, string(ev.Type)+" "+ev.Port+": "+ev.Reason)
+			}
+		case <-time.After(wait):
+			t.Fatalf("events: %q, want port_blocked and port_unblocked", seen)
+		}
+	}
+	if !strings.HasPrefix(seen[0], "port_blocked b: loop with a, detected by") || !strings.HasPrefix(seen[1], "port_unblocked b: loop with a gone: unblocked by request") {
+		t.Errorf("events: %q", seen)
 	}
 	if s := tf.state("b"); s != "up" {
 		t.Errorf("after Unblock: %q, want up", s)

@@ -25,11 +25,21 @@
 //   - entries.go: static entries, and deleting and flushing entries.
 //   - filters.go: telling AddressFilter ports which MACs live elsewhere.
 //   - dumps.go: Ports, Entries and Stats, for the control socket.
+//   - capture.go: captures, offered frames where they enter (forward) and
+//     leave (transmit), one atomic load per batch when none runs.
+//   - events.go: events (learned, moved, port down...) for subscribers.
+//   - nat.go: NATPort, for ports that translate addresses (MAC-NAT), and
+//     NATEntries, their tables for the control socket.
+//   - socketfile.go: SocketInUseError and SocketFiler, so that a socket
+//     this fabric's own port holds is named as such.
+//   - words.go: Count, "1 client" and "2 clients" in dumps.
 //   - loop.go: loop protection: probes, MAC-flap detection, blocking a
 //     looped port and unblocking it.
 //   - storm.go: storm control, a token bucket per port.
 //   - counters.go, linkstate.go: per-port counters and the books they
 //     keep, and a ready-made Linker.
+//   - remote.go: what tunnel ports (vxlan) add: remote endpoints in dumps,
+//     static entries pinned to one, flood lists.
 //
 // The learning table is package fdb, frame views are package frames, and
 // each port kind is a package under backends/.

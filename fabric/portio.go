@@ -92,10 +92,12 @@ func (f *Fabric) linkLoop(p *port, events <-chan LinkEvent) {
 			}
 			if ev.Up {
 				f.log.Info("port link up", "port", p.Name, "reason", ev.Reason)
+				f.publish(Event{Type: EventPortUp, Port: p.Name, Reason: ev.Reason})
 				continue
 			}
 			n := f.fdb.Flush(func(e fdb.Entry[*port]) bool { return e.Port == p })
 			f.macsMayHaveChanged()
+			f.publish(Event{Type: EventPortDown, Port: p.Name, Reason: ev.Reason, Count: n})
 			f.log.Warn("port link down", "port", p.Name, "reason", ev.Reason, "fdb_entries_flushed", n)
 		}
 	}
@@ -119,6 +121,9 @@ func (f *Fabric) transmit(p *port, out [][]byte, hdrs []offload.Header) error {
 			}
 			p.c.txFrames.Add(uint64(n))
 			p.c.txBytes.Add(uint64(bytes))
+			if c := f.captures.set.Load(); c != nil { // capture.go
+				c.outbound(p, out[:n])
+			}
 		}
 		n = min(n, len(out))
 		out, hdrs = out[n:], hdrs[n:]

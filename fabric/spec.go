@@ -93,7 +93,8 @@ func ParseSpec(text string) (Spec, error) {
 	if rest == "" {
 		return s, nil
 	}
-	for i, elem := range strings.Split(rest, ",") {
+	elems := strings.Split(rest, ",")
+	for i, elem := range elems {
 		key, value, isOpt := strings.Cut(elem, "=")
 		if i == 0 && (!isOpt || !isWord(key)) {
 			s.Arg = elem
@@ -103,6 +104,16 @@ func ParseSpec(text string) (Spec, error) {
 			return fail("", "empty option", "remove the extra ','")
 		}
 		if !isOpt {
+			if prev := s.Options; len(prev) > 0 && prev[len(prev)-1].Key == "trunk" && isVLANList(elem) {
+				t := prev[len(prev)-1].Value
+				for _, e := range elems[i:] {
+					if !isVLANList(e) {
+						break
+					}
+					t += "+" + e
+				}
+				return fail(elem, "option is not KEY=VALUE", "VLANs of a trunk are joined with '+', since ',' separates options: trunk="+t)
+			}
 			return fail(elem, "option is not KEY=VALUE", form)
 		}
 		if !isWord(key) {
@@ -114,6 +125,12 @@ func ParseSpec(text string) (Spec, error) {
 		s.Options = append(s.Options, Option{Key: key, Value: value})
 	}
 	return s, nil
+}
+
+// isVLANList reports whether s looks like VLANs and ranges ("20",
+// "100-199", "20+30"), for the hint about a trunk list written with ','.
+func isVLANList(s string) bool {
+	return s != "" && strings.Trim(s, "0123456789-+") == ""
 }
 
 func isWord(s string) bool {
@@ -293,12 +310,14 @@ func FormatVLANList(vlans []uint16) string {
 	return b.String()
 }
 
-// ParseBool parses on/off, true/false, yes/no and 1/0.
+// ParseBool parses the value of an on|off option, the only two forms
+// documented: every such key of every kind goes through it, so that none
+// quietly accepts a synonym (yes, true, 1) another rejects.
 func ParseBool(s string) (bool, error) {
-	switch strings.ToLower(s) {
-	case "on", "true", "yes", "1":
+	switch s {
+	case "on":
 		return true, nil
-	case "off", "false", "no", "0":
+	case "off":
 		return false, nil
 	}
 	return false, fmt.Errorf("%q is not on or off", s)

@@ -58,7 +58,7 @@ func TestParsePortConfig(t *testing.T) {
 		err  string
 	}{
 		{in: "dgram:/x", want: PortConfig{Kind: "dgram"}},
-		{in: "dgram:/x,name=r,vlan=10,mtu=9000,learning=off,flood=no,mac=52:54:00:00:00:01,txqueue=64",
+		{in: "dgram:/x,name=r,vlan=10,mtu=9000,learning=off,flood=off,mac=52:54:00:00:00:01,txqueue=64",
 			want: PortConfig{Kind: "dgram", Name: "r", VLAN: 10, MTU: 9000, NoLearning: true, NoFlood: true,
 				MAC: frames.MAC{0x52, 0x54, 0, 0, 0, 1}, TxQueueLen: 64}},
 		{in: "dgram:/x,trunk=10+20+30-32", want: PortConfig{Kind: "dgram", Trunk: []uint16{10, 20, 30, 31, 32}}},
@@ -163,4 +163,27 @@ func FuzzParseSpec(f *testing.F) {
 			t.Fatalf("spec %q parsed to a config the fabric rejects: %v (%+v)", s, err, cfg)
 		}
 	})
+}
+
+// TestSpecHints: mistakes a newcomer makes get the fix in the error.
+func TestSpecHints(t *testing.T) {
+	for text, want := range map[string]string{
+		"dgram:/x,trunk=10,20":                  "trunk=10+20",
+		"dgram:/x,trunk=10,20,100-199,mtu=9000": "trunk=10+20+100-199",
+	} {
+		_, err := ParseSpec(text)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseSpec(%q): %v, want a hint with %q", text, err, want)
+		}
+	}
+	for _, v := range []string{"yes", "no", "true", "1", "ON"} {
+		if _, err := ParseBool(v); err == nil {
+			t.Errorf("ParseBool(%q) accepted an undocumented form", v)
+		}
+	}
+	for v, want := range map[string]bool{"on": true, "off": false} {
+		if got, err := ParseBool(v); err != nil || got != want {
+			t.Errorf("ParseBool(%q) = %v, %v", v, got, err)
+		}
+	}
 }

@@ -230,7 +230,26 @@ type Table[P comparable] struct {
 	moved   uint64
 	expired uint64
 	evicted uint64
+
+	obs Observer[P] // set before use; see SetObserver
 }
+
+// Observer is told of the dynamic entries a Table removes on its own, as
+// they go: those Expire ages out and those evicted to make room. (What
+// Learn does, its caller learns from its result; what Delete, Flush and
+// RemovePort remove, their caller asked for.) Its methods are called with
+// the table's lock held: they must return quickly and must not call the
+// table.
+type Observer[P comparable] interface {
+	// Expired is called for each entry Expire removes.
+	Expired(e Entry[P])
+	// Evicted is called for each entry evicted to make room for another.
+	Evicted(e Entry[P])
+}
+
+// SetObserver makes o the table's Observer. Call it before the table is
+// used by other goroutines.
+func (t *Table[P]) SetObserver(o Observer[P]) { t.obs = o }
 
 // New makes an empty Table, or returns cfg.Validate's error.
 func New[P comparable](cfg Config) (*Table[P], error) {
@@ -537,6 +556,9 @@ func (t *Table[P]) Expire() int {
 			if e == nil || now-e.seen.Load() <= t.aging {
 				break
 			}
+			if t.obs != nil {
+				t.obs.Expired(t.view(e, now))
+			}
 			t.remove(e)
 			n++
 		}
@@ -659,7 +681,11 @@ func (t *Table[P]) evictOne() bool {
 	if len(t.heap) == 0 || t.heap[0].dyn.n == 0 {
 		return false
 	}
-	t.remove(t.heap[0].dyn.head)
+	e := t.heap[0].dyn.head
+	if t.obs != nil {
+		t.obs.Evicted(t.view(e, t.now()))
+	}
+	t.remove(e)
 	t.evicted++
 	return true
 }

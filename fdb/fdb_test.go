@@ -1144,3 +1144,37 @@ func BenchmarkBytesPerEntry(b *testing.B) {
 	}
 	b.ReportMetric(perEntry, "bytes/entry")
 }
+
+// removals records what an Observer is told.
+type removals struct{ expired, evicted []Entry[*port] }
+
+func (r *removals) Expired(e Entry[*port]) { r.expired = append(r.expired, e) }
+func (r *removals) Evicted(e Entry[*port]) { r.evicted = append(r.evicted, e) }
+
+func TestObserverIsToldOfExpiryAndEviction(t *testing.T) {
+	tb, clk := newTable(t, Config{MaxEntries: 2, Aging: 10 * time.Second})
+	var r removals
+	tb.SetObserver(&r)
+	a, b := &port{name: "a"}, &port{name: "b"}
+	m1, m2, m3 := frames.MAC{2, 0, 0, 0, 0, 1}, frames.MAC{2, 0, 0, 0, 0, 2}, frames.MAC{2, 0, 0, 0, 0, 3}
+	tb.Learn(1, m1, a)
+	clk.Advance(2 * time.Second)
+	tb.Learn(1, m2, a)
+	tb.Learn(1, m3, b) // the table is full: a's oldest, m1, goes
+	if len(r.evicted) != 1 || r.evicted[0].MAC != m1 || r.evicted[0].Port != a {
+		t.Fatalf("evicted %+v, want m1 on a", r.evicted)
+	}
+	tb.Learn(1, m3, a) // a move is the caller's to report
+	clk.Advance(11 * time.Second)
+	if n := tb.Expire(); n != 2 {
+		t.Fatalf("Expire removed %d, want 2", n)
+	}
+	if len(r.expired) != 2 || len(r.evicted) != 1 {
+		t.Fatalf("told of %d expired, %d evicted; want 2 and 1", len(r.expired), len(r.evicted))
+	}
+	for _, e := range r.expired {
+		if e.Age <= 10*time.Second {
+			t.Errorf("expired entry %v has age %v, want past the aging time", e.MAC, e.Age)
+		}
+	}
+}

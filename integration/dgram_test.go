@@ -311,8 +311,8 @@ func TestAttachDetachAtRunTime(t *testing.T) {
 		t.Errorf("late is %q, want listening", p.State)
 	}
 	r := d.cli("attach", "dgram:"+filepath.Join(l.dir, "x.sock")+",name=x2")
-	if r.code == 0 || !strings.Contains(r.stderr, "in use") {
-		t.Errorf("attaching a second listener at x.sock: want an 'in use' error, got %s", r)
+	if r.code == 0 || !strings.Contains(r.stderr, "already the socket of this daemon's device x") {
+		t.Errorf("attaching a second listener at x.sock: want an error naming device x, got %s", r)
 	}
 
 	z := l.join(late, "z", 0x1a, 1)

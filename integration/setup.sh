@@ -2,7 +2,8 @@
 # Installs what l2fabric's integration tests need on a clean Debian 12 machine:
 #   - Debian packages: qemu-system-x86, busybox-static, iproute2, iperf3,
 #     tcpdump, vde2, gnuplot-nox (the plot of integration/bench), zsh and
-#     bash-completion (the completion scripts' tests);
+#     bash-completion (the completion scripts' tests), tshark and
+#     prometheus (promtool) for the capture and metrics tests;
 #   - a guest kernel: Debian's linux-image-*-cloud-amd64, downloaded with
 #     `apt-get download` and unpacked with `dpkg-deb -x` into a cache
 #     directory (never installed into the system, so /boot is untouched).
@@ -17,7 +18,7 @@ set -euo pipefail
 CACHE="${L2FABRIC_TEST_CACHE:-/var/cache/l2fabric-test}"
 [[ $CACHE == /* ]] || CACHE="$PWD/$CACHE"
 CACHE="${CACHE%/}"
-PACKAGES=(qemu-system-x86 busybox-static iproute2 iperf3 tcpdump vde2 gnuplot-nox zsh bash-completion)
+PACKAGES=(qemu-system-x86 busybox-static iproute2 iperf3 tcpdump vde2 gnuplot-nox zsh bash-completion dnsmasq-base tshark prometheus)
 KERNEL_META=linux-image-cloud-amd64
 
 export DEBIAN_FRONTEND=noninteractive

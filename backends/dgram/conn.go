@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/l2fabric/l2fabric/backends/internal/sockfile"
 	"github.com/l2fabric/l2fabric/fabric"
 	"github.com/l2fabric/l2fabric/internal/sockbuf"
 )
@@ -197,56 +198,11 @@ func socket() (int, error) {
 	return fd, nil
 }
 
-// maxPathLen is the longest socket path the platform accepts.
-func maxPathLen() int {
-	var raw unix.RawSockaddrUnix
-	return len(raw.Path) - 1
-}
-
-// bindPath binds fd at path with the given file mode. A stale socket file
-// left by a dead process is replaced; a socket someone is still listening
-// on, or a file that is not a socket, is an error.
-func bindPath(fd int, path string, mode os.FileMode) error {
-	if len(path) > maxPathLen() {
-		return fmt.Errorf("socket path %q is %d bytes, longer than the %d this platform allows: use a shorter path", path, len(path), maxPathLen())
-	}
-	if fi, err := os.Lstat(path); err == nil {
-		if fi.Mode()&os.ModeSocket == 0 {
-			return fmt.Errorf("%s exists and is not a socket: refusing to replace it", path)
-		}
-		if live(path) {
-			return fmt.Errorf("%s is in use: another process (another l2fabric?) is listening on it", path)
-		}
-		if err := os.Remove(path); err != nil {
-			return fmt.Errorf("removing stale socket %s: %w", path, err)
-		}
-	}
-	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
-		return fmt.Errorf("binding %s: %w", path, err)
-	}
-	if err := os.Chmod(path, mode); err != nil {
-		os.Remove(path)
-		return fmt.Errorf("setting mode of %s: %w", path, err)
-	}
-	return nil
-}
-
-// live reports whether a datagram socket is bound at path and accepting
-// connections.
-func live(path string) bool {
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM, 0)
-	if err != nil {
-		return false
-	}
-	defer unix.Close(fd)
-	return unix.Connect(fd, &unix.SockaddrUnix{Name: path}) == nil
-}
-
 // makeAddr builds the kernel form of a pathname socket address.
 func makeAddr(path string) (addr, error) {
 	var a addr
-	if len(path) > maxPathLen() {
-		return a, fmt.Errorf("socket path %q is %d bytes, longer than the %d this platform allows", path, len(path), maxPathLen())
+	if len(path) > sockfile.MaxPathLen() {
+		return a, fmt.Errorf("socket path %q is %d bytes, longer than the %d this platform allows", path, len(path), sockfile.MaxPathLen())
 	}
 	a.raw.Family = unix.AF_UNIX
 	for i := 0; i < len(path); i++ {

@@ -27,6 +27,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/l2fabric/l2fabric/backends/internal/sockfile"
 	"github.com/l2fabric/l2fabric/fabric"
 )
 
@@ -40,7 +41,7 @@ const batchSize = 64
 // DefaultMode is the mode of socket files l2fabric creates.
 const DefaultMode = 0o660
 
-var forms = []string{"dgram:PATH", "dgram:PATH,peer=PEERPATH", "dgram:connect=PATH", "dgram:fd=N"}
+var forms = []string{"dgram:PATH[,mode=0660][,owner=USER][,group=GROUP]", "dgram:PATH,peer=PEERPATH", "dgram:connect=PATH", "dgram:fd=N"}
 
 // Kind returns the dgram port kind.
 func Kind() fabric.Kind {
@@ -48,7 +49,7 @@ func Kind() fabric.Kind {
 		Name:    "dgram",
 		Summary: "VMs over unix datagram sockets (vfkit, krunkit, qemu -netdev dgram, vmnet-helper)",
 		Forms:   forms,
-		Keys:    []string{"peer", "connect", "fd", "mode", "hello"},
+		Keys:    []string{"peer", "connect", "fd", "mode", "owner", "group", "hello"},
 		Check: func(s fabric.Spec, _ fabric.PortConfig) error {
 			_, err := parseOptions(s)
 			return err
@@ -62,13 +63,13 @@ type options struct {
 	path    string // bound path: listener or peer mode
 	peer    string
 	connect string
-	fd      int // -1 when not given
-	mode    os.FileMode
-	hello   bool // connect mode: send Hello first
+	fd      int           // -1 when not given
+	perm    sockfile.Perm // of the socket file l2fabric binds
+	hello   bool          // connect mode: send Hello first
 }
 
 func parseOptions(s fabric.Spec) (options, error) {
-	o := options{path: s.Arg, fd: -1, mode: DefaultMode, hello: true}
+	o := options{path: s.Arg, fd: -1, perm: sockfile.Perm{Mode: DefaultMode, UID: -1, GID: -1}, hello: true}
 	fail := func(part, reason string) (options, error) {
 		return options{}, &fabric.SpecError{Spec: s.Text, Part: part, Reason: reason, Hint: "forms: " + strings.Join(forms, " | ")}
 	}
@@ -90,7 +91,19 @@ func parseOptions(s fabric.Spec) (options, error) {
 			if err != nil || m > 0o777 {
 				return fail(part, "mode must be octal permissions like 0660")
 			}
-			o.mode = os.FileMode(m)
+			o.perm.Mode = os.FileMode(m)
+		case "owner":
+			id, err := sockfile.LookupUser(opt.Value)
+			if err != nil {
+				return fail(part, err.Error()+": owner= takes a user name or UID")
+			}
+			o.perm.UID = id
+		case "group":
+			id, err := sockfile.LookupGroup(opt.Value)
+			if err != nil {
+				return fail(part, err.Error()+": group= takes a group name or GID, e.g. group=staff")
+			}
+			o.perm.GID = id
 		case "hello":
 			on, err := fabric.ParseBool(opt.Value)
 			if err != nil {
@@ -107,12 +120,14 @@ func parseOptions(s fabric.Spec) (options, error) {
 		return fail("connect="+o.connect, "connect= stands alone: it binds a private socket of its own")
 	case o.fd >= 0 && (o.path != "" || o.peer != ""):
 		return fail("fd="+strconv.Itoa(o.fd), "fd= stands alone: the socket is already set up")
+	case o.fd >= 0 && o.perm != (sockfile.Perm{Mode: DefaultMode, UID: -1, GID: -1}):
+		return fail("fd="+strconv.Itoa(o.fd), "mode=, owner= and group= are for socket files l2fabric binds, not for an inherited socket")
 	case o.connect == "" && o.fd < 0 && o.path == "":
 		return fail("", "missing socket path")
 	}
 	for _, p := range []string{o.path, o.peer, o.connect} {
-		if len(p) > maxPathLen() {
-			return fail(p, fmt.Sprintf("socket path is %d bytes, longer than the %d this platform allows", len(p), maxPathLen()))
+		if len(p) > sockfile.MaxPathLen() {
+			return fail(p, fmt.Sprintf("socket path is %d bytes, longer than the %d this platform allows", len(p), sockfile.MaxPathLen()))
 		}
 	}
 	return o, nil
@@ -152,18 +167,18 @@ func open(ctx context.Context, s fabric.Spec, cfg fabric.PortConfig, a fabric.At
 		if cfg.Name == "" {
 			cfg.Name = baseName(o.connect)
 		}
-		p, err := openConnect(o.connect, o.mode, o.hello)
+		p, err := openConnect(o.connect, o.perm, o.hello)
 		if err != nil {
 			return fabric.Opened{}, err
 		}
-		cfg.Info = p.local + " -> " + o.connect
+		cfg.Info = p.local.Path() + " -> " + o.connect
 		cfg.LoopProbes = true // an uplink to a server's LAN (vmnet-helper)
 		return fabric.Opened{Port: p, Config: cfg}, nil
 	case o.peer != "":
 		if cfg.Name == "" {
 			cfg.Name = baseName(o.path)
 		}
-		p, err := openPeer(o.path, o.peer, o.mode)
+		p, err := openPeer(o.path, o.peer, o.perm)
 		if err != nil {
 			return fabric.Opened{}, err
 		}
@@ -174,7 +189,7 @@ func open(ctx context.Context, s fabric.Spec, cfg fabric.PortConfig, a fabric.At
 		if cfg.Name == "" {
 			cfg.Name = baseName(o.path)
 		}
-		l, err := listen(ctx, o.path, o.mode, cfg, a)
+		l, err := listen(ctx, o.path, o.perm, cfg, a)
 		if err != nil {
 			return fabric.Opened{}, err
 		}
@@ -185,10 +200,10 @@ func open(ctx context.Context, s fabric.Spec, cfg fabric.PortConfig, a fabric.At
 // socketPort is a port on a socket of its own: peer, connect and fd modes.
 type socketPort struct {
 	c       *conn
-	peer    *addr  // nil: the socket is connected
-	local   string // bound path to remove on Close, if any
-	from    []addr // receive addresses, to filter by peer
-	first   bool   // no datagram received yet (to consume a hello)
+	peer    *addr          // nil: the socket is connected
+	local   *sockfile.File // bound socket file to remove on Close, if any
+	from    []addr         // receive addresses, to filter by peer
+	first   bool           // no datagram received yet (to consume a hello)
 	tx      *sendScratch
 	peerStr string
 
@@ -263,7 +278,7 @@ func openFD(fd int) (fabric.Port, error) {
 	return NewPort(f)
 }
 
-func openPeer(path, peer string, mode os.FileMode) (*socketPort, error) {
+func openPeer(path, peer string, perm sockfile.Perm) (*socketPort, error) {
 	pa, err := makeAddr(peer)
 	if err != nil {
 		return nil, err
@@ -272,47 +287,49 @@ func openPeer(path, peer string, mode os.FileMode) (*socketPort, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := bindPath(fd, path, mode); err != nil {
+	file, err := sockfile.Bind(fd, path, perm)
+	if err != nil {
 		unix.Close(fd)
 		return nil, err
 	}
 	c, err := newConn(fd, path, batchSize)
 	if err != nil {
-		os.Remove(path)
+		file.Remove()
 		return nil, err
 	}
-	return &socketPort{c: c, peer: &pa, local: path, first: true, from: make([]addr, batchSize),
+	return &socketPort{c: c, peer: &pa, local: file, first: true, from: make([]addr, batchSize),
 		tx: newSendScratch(batchSize), peerStr: peer}, nil
 }
 
-func openConnect(server string, mode os.FileMode, hello bool) (*socketPort, error) {
+func openConnect(server string, perm sockfile.Perm, hello bool) (*socketPort, error) {
 	fd, err := socket()
 	if err != nil {
 		return nil, err
 	}
-	local := filepath.Join(filepath.Dir(server), fmt.Sprintf("l2fabric-%d-%x.sock", os.Getpid(), randomID()))
-	if len(local) > maxPathLen() {
-		local = filepath.Join(os.TempDir(), fmt.Sprintf("l2fabric-%d-%x.sock", os.Getpid(), randomID()))
+	path := filepath.Join(filepath.Dir(server), fmt.Sprintf("l2fabric-%d-%x.sock", os.Getpid(), randomID()))
+	if len(path) > sockfile.MaxPathLen() {
+		path = filepath.Join(os.TempDir(), fmt.Sprintf("l2fabric-%d-%x.sock", os.Getpid(), randomID()))
 	}
-	if err := bindPath(fd, local, mode); err != nil {
+	local, err := sockfile.Bind(fd, path, perm)
+	if err != nil {
 		unix.Close(fd)
 		return nil, err
 	}
 	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: server}); err != nil {
 		unix.Close(fd)
-		os.Remove(local)
+		local.Remove()
 		return nil, fmt.Errorf("connecting to %s: %w (is the server running?)", server, err)
 	}
 	if hello {
 		if _, err := unix.Write(fd, []byte(Hello)); err != nil {
 			unix.Close(fd)
-			os.Remove(local)
+			local.Remove()
 			return nil, fmt.Errorf("sending hello to %s: %w", server, err)
 		}
 	}
-	c, err := newConn(fd, local, batchSize)
+	c, err := newConn(fd, path, batchSize)
 	if err != nil {
-		os.Remove(local)
+		local.Remove()
 		return nil, err
 	}
 	c.exclusive = true
@@ -396,8 +413,17 @@ func (p *socketPort) BatchSize() int { return batchSize }
 
 func (p *socketPort) Close() error {
 	err := p.c.close()
-	if p.local != "" {
-		os.Remove(p.local)
+	if p.local != nil {
+		p.local.Remove()
 	}
 	return err
+}
+
+// SocketFile is the socket file the port is bound to: its own in peer
+// and connect modes, none for an inherited socket.
+func (p *socketPort) SocketFile() string {
+	if p.local == nil {
+		return ""
+	}
+	return p.local.Path()
 }

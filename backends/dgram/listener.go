@@ -15,6 +15,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/l2fabric/l2fabric/backends/internal/sockfile"
 	"github.com/l2fabric/l2fabric/fabric"
 	"github.com/l2fabric/l2fabric/fabric/flowq"
 	"github.com/l2fabric/l2fabric/frames"
@@ -33,6 +34,7 @@ const maxRedeliver = 3
 type listener struct {
 	name     string
 	path     string
+	file     *sockfile.File
 	cfg      fabric.PortConfig // template for clients
 	attacher fabric.Attacher
 	log      hclog.Logger
@@ -56,18 +58,19 @@ var (
 	_ fabric.RxDropper = (*listener)(nil)
 )
 
-func listen(ctx context.Context, path string, mode os.FileMode, cfg fabric.PortConfig, a fabric.Attacher) (*listener, error) {
+func listen(ctx context.Context, path string, perm sockfile.Perm, cfg fabric.PortConfig, a fabric.Attacher) (*listener, error) {
 	fd, err := socket()
 	if err != nil {
 		return nil, err
 	}
-	if err := bindPath(fd, path, mode); err != nil {
+	file, err := sockfile.Bind(fd, path, perm)
+	if err != nil {
 		closeFD(fd)
 		return nil, err
 	}
 	c, err := newConn(fd, path, batchSize)
 	if err != nil {
-		os.Remove(path)
+		file.Remove()
 		return nil, err
 	}
 	mtu := cfg.MTU
@@ -75,7 +78,7 @@ func listen(ctx context.Context, path string, mode os.FileMode, cfg fabric.PortC
 		mtu = fabric.DefaultMTU
 	}
 	l := &listener{
-		name: cfg.Name, path: path, cfg: cfg, attacher: a, log: a.Logger().Named("dgram"), c: c,
+		name: cfg.Name, path: path, file: file, cfg: cfg, attacher: a, log: a.Logger().Named("dgram"), c: c,
 		clients: map[string]*client{}, done: make(chan struct{}),
 		bufLen: mtu + frames.TaggedHeaderLen,
 	}
@@ -101,8 +104,11 @@ func (l *listener) RxDropped() uint64 { return l.unaddressable.Load() + l.orphan
 func (l *listener) Info() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return fmt.Sprintf("%s, %d clients", l.path, len(l.clients))
+	return l.path + ", " + fabric.Count(len(l.clients), "client")
 }
+
+// SocketFile is the listening socket's path.
+func (l *listener) SocketFile() string { return l.path }
 
 // run reads datagrams and hands each to its sender's port, creating the
 // port on a sender's first datagram.
@@ -256,7 +262,7 @@ func (l *listener) Close() error {
 		for _, c := range clients {
 			l.attacher.Detach(c.name)
 		}
-		os.Remove(l.path)
+		l.file.Remove()
 		l.log.Info("stopped listening", "device", l.name, "path", l.path)
 	})
 	return l.closeErr

@@ -17,6 +17,7 @@ import (
 
 	"github.com/l2fabric/l2fabric/backends/feth"
 	"github.com/l2fabric/l2fabric/backends/internal/bpfndrv"
+	"github.com/l2fabric/l2fabric/backends/internal/iftype"
 	"github.com/l2fabric/l2fabric/backends/vm"
 )
 
@@ -53,32 +54,12 @@ func bpfCheck(ifname string) Check {
 func wifiCheck(ifname string) Check {
 	name := "wifi:" + ifname
 	return Check{Name: name, Run: func(context.Context) []Result {
-		ft, err := functionalType(ifname)
+		ft, err := iftype.Query(ifname)
 		if err != nil {
 			return []Result{skip(name, "SIOCGIFFUNCTIONALTYPE on "+ifname+": "+err.Error())}
 		}
 		return []Result{wifiResult(ifname, ft)}
 	}}
-}
-
-// functionalType issues SIOCGIFFUNCTIONALTYPE on ifname: the type is the
-// u_int32_t at the start of the ifreq's union.
-func functionalType(ifname string) (uint32, error) {
-	if ifname == "" || len(ifname) >= unix.IFNAMSIZ {
-		return 0, fmt.Errorf("bad interface name %q", ifname)
-	}
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
-	if err != nil {
-		return 0, err
-	}
-	defer unix.Close(fd)
-	var ifr [32]byte // struct ifreq
-	copy(ifr[:unix.IFNAMSIZ], ifname)
-	_, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), uintptr(unix.SIOCGIFFUNCTIONALTYPE), uintptr(unsafe.Pointer(&ifr)))
-	if errno != 0 {
-		return 0, errno
-	}
-	return *(*uint32)(unsafe.Pointer(&ifr[unix.IFNAMSIZ])), nil
 }
 
 // bpfMaxBufCheck reads debug.bpf_maxbufsize.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/l2fabric/l2fabric/backends/internal/bpfndrv"
+	"github.com/l2fabric/l2fabric/backends/internal/iftype"
 )
 
 func TestEffectiveCaps(t *testing.T) {
@@ -137,12 +138,12 @@ func TestSysctlResults(t *testing.T) {
 }
 
 func TestWifiResult(t *testing.T) {
-	for ft, want := range map[uint32]Status{ifrTypeWired: Pass, ifrTypeWifiInfra: Fail, ifrTypeWifiAWDL: Fail, ifrTypeLoopback: Fail, ifrTypeCellular: Fail, ifrTypeUnknown: Pass} {
+	for ft, want := range map[iftype.Functional]Status{iftype.Wired: Pass, iftype.WiFiInfra: Pass, iftype.WiFiAWDL: Fail, iftype.Loopback: Fail, iftype.Cellular: Fail, iftype.Unknown: Pass} {
 		if r := wifiResult("en0", ft); r.Status != want || r.Name != "wifi:en0" {
 			t.Errorf("type %d: %+v", ft, r)
 		}
 	}
-	if r := wifiResult("en0", ifrTypeWifiInfra); !strings.Contains(r.Detail, "Wi-Fi") || !strings.Contains(r.Fix, "MAC-NAT") {
+	if r := wifiResult("en0", iftype.WiFiInfra); !strings.Contains(r.Detail, "Wi-Fi") || !strings.Contains(r.Detail, "MAC-NAT") {
 		t.Errorf("Wi-Fi: %+v", r)
 	}
 }

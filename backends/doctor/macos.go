@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/l2fabric/l2fabric/backends/internal/bpfndrv"
+	"github.com/l2fabric/l2fabric/backends/internal/iftype"
 )
 
 // bpfResults turns a probe of interface ifname into the results of the
@@ -112,31 +113,22 @@ func msgxSysctlResult(send, recv int) Result {
 	return pass(name, detail+fmt.Sprintf(": dgram ports move up to %d datagrams per call", msgxBatch))
 }
 
-// Functional types of an interface (xnu: IFRTYPE_FUNCTIONAL_*, the
-// answer of SIOCGIFFUNCTIONALTYPE).
-const (
-	ifrTypeUnknown   = 0
-	ifrTypeLoopback  = 1
-	ifrTypeWired     = 2
-	ifrTypeWifiInfra = 3
-	ifrTypeWifiAWDL  = 4
-	ifrTypeCellular  = 5
-)
-
-// wifiResult judges an interface's functional type: a host port on Wi-Fi
-// cannot give VMs their own MACs.
-func wifiResult(ifname string, ft uint32) Result {
+// wifiResult judges an interface's functional type: on a Wi-Fi station a
+// host port applies MAC-NAT, so the VMs reach the LAN but share the
+// interface's MAC; AWDL, loopback and cellular are no Ethernet LAN.
+func wifiResult(ifname string, ft iftype.Functional) Result {
 	name := "wifi:" + ifname
 	switch ft {
-	case ifrTypeWifiInfra, ifrTypeWifiAWDL:
-		return fail(name, ifname+" is Wi-Fi: access points drop frames whose source MAC is not the station's, so VMs bridged to it with their own MACs get no traffic",
-			"use a wired interface (Ethernet, a USB or Thunderbolt adapter) for host: ports; Wi-Fi needs MAC-NAT (issue 11)")
-	case ifrTypeWired:
+	case iftype.WiFiInfra:
+		return pass(name, ifname+" is Wi-Fi: a host port on it applies MAC-NAT (macnat=auto), since access points drop frames whose source MAC is not the station's; the VMs reach the LAN with "+ifname+"'s MAC, and only IPv4, IPv6 and ARP are carried back to them (a wired interface gives them MACs of their own)")
+	case iftype.WiFiAWDL:
+		return fail(name, ifname+" is AWDL, Apple's peer-to-peer Wi-Fi: not a LAN", "give the Wi-Fi interface (usually en0) or an Ethernet interface")
+	case iftype.Wired:
 		return pass(name, ifname+" is wired: VMs can have their own MACs on it")
-	case ifrTypeLoopback:
+	case iftype.Loopback:
 		return fail(name, ifname+" is the loopback interface", "give an Ethernet interface")
-	case ifrTypeCellular:
+	case iftype.Cellular:
 		return fail(name, ifname+" is cellular: not an Ethernet LAN", "give an Ethernet interface")
 	}
-	return pass(name, fmt.Sprintf("%s is neither Wi-Fi nor cellular (functional type %d)", ifname, ft))
+	return pass(name, fmt.Sprintf("%s is neither Wi-Fi nor cellular (%s)", ifname, ft))
 }

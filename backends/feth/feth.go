@@ -215,6 +215,14 @@ func (j *joiner) ensure(ev linkwatch.Link, lookup func(string) (linkwatch.Link, 
 	if l, err := netif.LinkByIndex(br.Index); err == nil && !l.IsBridge() {
 		return "", fmt.Errorf("%s is %s, not a bridge", j.bridge, l.Describe())
 	}
+	// The bridge keeps its address: without one set explicitly, a Linux
+	// bridge takes its lowest port's, and would change it as the TAP
+	// comes and goes.
+	if pinned, err := netif.PinAddress(j.bridge); err != nil {
+		j.log.Warn("could not pin the bridge's address: it may change as its ports do", "bridge", j.bridge, "error", err)
+	} else if pinned {
+		j.log.Info("pinned the bridge's address, so that its ports do not change it", "bridge", j.bridge)
+	}
 	if err := netif.AddToBridge(j.bridge, dev.Index); err != nil {
 		return "", fmt.Errorf("joining %s to bridge %s: %w", dev.Name, j.bridge, err)
 	}

@@ -7,6 +7,8 @@
 // link events (package linkwatch): deleted, it is reported down; back,
 // it is reopened and reported up.
 //
-// Form: host:IFACE[,promisc=on|off]. The port's MTU defaults to the
-// interface's.
+// Form: host:IFACE[,promisc=on|off][,macnat=auto|on|off][,macnat-max=N].
+// The port's MTU defaults to the interface's. macnat= applies MAC-NAT
+// (package backends/internal/macnat), which a Wi-Fi link needs: auto, the
+// default, turns it on for a Wi-Fi interface (package iftype).
 package host

@@ -6,11 +6,13 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sys/unix"
 
+	"github.com/l2fabric/l2fabric/backends/internal/macnat"
 	"github.com/l2fabric/l2fabric/fabric"
 )
 
@@ -18,7 +20,7 @@ import (
 // and opening a port on an interface. Each platform supplies the summary
 // and the port itself.
 
-var forms = []string{"host:IFACE"}
+var forms = []string{"host:IFACE[,promisc=on|off][,macnat=auto|on|off][,macnat-max=N]"}
 
 // portOpener opens the platform's port on ifi, whose name o.ifname is.
 // mtu is the port's MTU; log is the port's logger.
@@ -30,9 +32,12 @@ func kind(summary string, openPort portOpener) fabric.Kind {
 		Name:    "host",
 		Summary: summary,
 		Forms:   forms,
-		Keys:    []string{"promisc"},
-		Check: func(s fabric.Spec, _ fabric.PortConfig) error {
-			_, err := parseOptions(s)
+		Keys:    []string{"promisc", "macnat", "macnat-max"},
+		Check: func(s fabric.Spec, cfg fabric.PortConfig) error {
+			o, err := parseOptions(s)
+			if err == nil && o.macnat == macnatOn && cfg.IsTrunk() {
+				return trunkError(s, "")
+			}
 			return err
 		},
 		Open: func(_ context.Context, s fabric.Spec, cfg fabric.PortConfig, a fabric.Attacher) (fabric.Opened, error) {
@@ -42,14 +47,19 @@ func kind(summary string, openPort portOpener) fabric.Kind {
 }
 
 type options struct {
-	ifname  string
-	promisc bool
+	ifname    string
+	promisc   bool
+	macnat    macnatMode
+	macnatMax int // 0: macnat.DefaultMaxEntries
 }
+
+// hint is the host kind's form, for errors.
+const hint = "form: host:IFACE[,promisc=on|off][,macnat=auto|on|off][,macnat-max=N]"
 
 func parseOptions(s fabric.Spec) (options, error) {
 	o := options{ifname: s.Arg, promisc: true}
 	fail := func(part, reason string) (options, error) {
-		return options{}, &fabric.SpecError{Spec: s.Text, Part: part, Reason: reason, Hint: "form: host:IFACE[,promisc=on|off]"}
+		return options{}, &fabric.SpecError{Spec: s.Text, Part: part, Reason: reason, Hint: hint}
 	}
 	if o.ifname == "" {
 		return fail("", "missing interface name")
@@ -63,6 +73,24 @@ func parseOptions(s fabric.Spec) (options, error) {
 			return fail("promisc="+v, err.Error())
 		}
 		o.promisc = on
+	}
+	if v, ok := s.Get("macnat"); ok {
+		switch v {
+		case "auto":
+		case "on":
+			o.macnat = macnatOn
+		case "off":
+			o.macnat = macnatOff
+		default:
+			return fail("macnat="+v, "want auto, on or off")
+		}
+	}
+	if v, ok := s.Get("macnat-max"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > macnat.MaxMaxEntries {
+			return fail("macnat-max="+v, fmt.Sprintf("want the number of addresses MAC-NAT may learn, 1-%d (default %d)", macnat.MaxMaxEntries, macnat.DefaultMaxEntries))
+		}
+		o.macnatMax = n
 	}
 	return o, nil
 }
@@ -89,12 +117,22 @@ func openHost(s fabric.Spec, cfg fabric.PortConfig, log hclog.Logger, lookup fun
 	if cfg.MTU == 0 {
 		cfg.MTU = min(max(ifi.MTU, fabric.MinMTU), fabric.MaxMTU)
 	}
-	cfg.Kind = "host"
-	cfg.Info = o.ifname
-	cfg.LoopProbes = true // the NIC's LAN
-	p, err := openPort(o, ifi, cfg.MTU, log.Named("host").With("port", cfg.Name))
+	nat, natInfo, err := decideMACNAT(s, o, cfg)
 	if err != nil {
 		return fabric.Opened{}, err
+	}
+	cfg.Kind = "host"
+	cfg.Info = o.ifname + ", " + natInfo
+	cfg.LoopProbes = true // the NIC's LAN
+	log = log.Named("host").With("port", cfg.Name)
+	p, err := openPort(o, ifi, cfg.MTU, log)
+	if err != nil {
+		return fabric.Opened{}, err
+	}
+	if nat {
+		if p, err = wrapMACNAT(p, o, log); err != nil {
+			return fabric.Opened{}, err
+		}
 	}
 	return fabric.Opened{Port: p, Config: cfg}, nil
 }

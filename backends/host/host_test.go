@@ -42,7 +42,7 @@ func TestParseOptions(t *testing.T) {
 
 func TestKind(t *testing.T) {
 	k := Kind()
-	if k.Name != "host" || len(k.Forms) != 1 || k.Forms[0] != "host:IFACE" || len(k.Keys) != 1 || k.Keys[0] != "promisc" || k.Summary == "" {
+	if k.Name != "host" || len(k.Forms) != 1 || k.Forms[0] != "host:IFACE[,promisc=on|off][,macnat=auto|on|off][,macnat-max=N]" || strings.Join(k.Keys, " ") != "promisc macnat macnat-max" || k.Summary == "" {
 		t.Errorf("kind %+v", k)
 	}
 	if err := k.Check(spec("host:", ""), fabric.PortConfig{}); err == nil {
@@ -85,7 +85,7 @@ func TestOpenHost(t *testing.T) {
 		t.Fatalf("opened %+v: want the port, no device", o)
 	}
 	cfg := o.Config
-	if cfg.Name != "en0" || cfg.Kind != "host" || cfg.Info != "en0" || cfg.MTU != 9000 || gotMTU != 9000 {
+	if cfg.Name != "en0" || cfg.Kind != "host" || cfg.Info != "en0, macnat off" || cfg.MTU != 9000 || gotMTU != 9000 {
 		t.Errorf("attached %+v (port MTU %d): want en0, host, the interface's MTU 9000", cfg, gotMTU)
 	}
 	if opened[0].ifname != "en0" || opened[0].promisc {

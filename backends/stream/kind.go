@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/l2fabric/l2fabric/backends/internal/sockfile"
 	"github.com/l2fabric/l2fabric/fabric"
 )
 
@@ -21,7 +21,7 @@ import (
 // group may connect, as socket_vmnet's socket allows its group.
 const DefaultMode = 0o660
 
-var forms = []string{"stream:PATH[,mode=0660][,group=GROUP]", "stream:connect=PATH", "stream:fd=N"}
+var forms = []string{"stream:PATH[,mode=0660][,owner=USER][,group=GROUP]", "stream:connect=PATH", "stream:fd=N"}
 
 // Kind returns the stream port kind.
 func Kind() fabric.Kind {
@@ -29,7 +29,7 @@ func Kind() fabric.Kind {
 		Name:    "stream",
 		Summary: "VMs over unix stream sockets with 4-byte length framing (socket_vmnet, lima, qemu -netdev stream/socket, krunkit unixstream)",
 		Forms:   forms,
-		Keys:    []string{"connect", "fd", "mode", "group"},
+		Keys:    []string{"connect", "fd", "mode", "owner", "group"},
 		Check: func(s fabric.Spec, _ fabric.PortConfig) error {
 			_, err := parseOptions(s)
 			return err
@@ -42,16 +42,17 @@ func Kind() fabric.Kind {
 type options struct {
 	path    string // listening socket
 	connect string
-	fd      int // -1 when not given
-	mode    os.FileMode
-	group   string
-	gid     int // -1: leave the group
+	fd      int           // -1 when not given
+	perm    sockfile.Perm // of the listening socket's file
 }
 
 func parseOptions(s fabric.Spec) (options, error) {
-	o := options{path: s.Arg, fd: -1, mode: DefaultMode, gid: -1}
+	o := options{path: s.Arg, fd: -1, perm: sockfile.Perm{Mode: DefaultMode, UID: -1, GID: -1}}
 	fail := func(part, reason string) (options, error) {
 		return options{}, &fabric.SpecError{Spec: s.Text, Part: part, Reason: reason, Hint: "forms: " + strings.Join(forms, " | ")}
+	}
+	listenOnly := func(key string) (options, error) {
+		return fail(key, key+" applies to a listening socket (stream:PATH), whose file l2fabric creates")
 	}
 	for _, opt := range s.Options {
 		part := opt.Key + "=" + opt.Value
@@ -72,16 +73,23 @@ func parseOptions(s fabric.Spec) (options, error) {
 			if err != nil || m > 0o777 {
 				return fail(part, "mode must be octal permissions like 0660")
 			}
-			o.mode = os.FileMode(m)
-		case "group":
-			if opt.Value == "" {
-				return fail(part, "group needs a group name or GID, e.g. group=staff")
+			o.perm.Mode = os.FileMode(m)
+		case "owner":
+			id, err := sockfile.LookupUser(opt.Value)
+			if err != nil {
+				return fail(part, err.Error()+": owner= takes a user name or UID")
 			}
-			o.group = opt.Value
+			o.perm.UID = id
+		case "group":
+			id, err := sockfile.LookupGroup(opt.Value)
+			if err != nil {
+				return fail(part, err.Error()+": group= takes a group name or GID, e.g. group=staff")
+			}
+			o.perm.GID = id
 		}
-	}
-	listenOnly := func(key string) (options, error) {
-		return fail(key, key+" applies to a listening socket (stream:PATH), whose file l2fabric creates")
+		if o.path == "" && (opt.Key == "mode" || opt.Key == "owner" || opt.Key == "group") {
+			return listenOnly(part)
+		}
 	}
 	switch {
 	case o.connect != "" && (o.path != "" || o.fd >= 0):
@@ -90,40 +98,13 @@ func parseOptions(s fabric.Spec) (options, error) {
 		return fail("fd="+strconv.Itoa(o.fd), "fd= stands alone: stream:fd=N")
 	case o.connect == "" && o.fd < 0 && o.path == "":
 		return fail("", "missing socket path")
-	case o.path == "" && o.group != "":
-		return listenOnly("group=" + o.group)
-	case o.path == "" && o.mode != DefaultMode:
-		return listenOnly("mode=" + strconv.FormatUint(uint64(o.mode), 8))
 	}
 	for _, p := range []string{o.path, o.connect} {
-		if len(p) > maxPathLen() {
-			return fail(p, fmt.Sprintf("socket path is %d bytes, longer than the %d this platform allows", len(p), maxPathLen()))
+		if len(p) > sockfile.MaxPathLen() {
+			return fail(p, fmt.Sprintf("socket path is %d bytes, longer than the %d this platform allows", len(p), sockfile.MaxPathLen()))
 		}
-	}
-	if o.group != "" {
-		gid, err := lookupGroup(o.group)
-		if err != nil {
-			return fail("group="+o.group, err.Error())
-		}
-		o.gid = gid
 	}
 	return o, nil
-}
-
-// lookupGroup resolves a group name or numeric GID.
-func lookupGroup(s string) (int, error) {
-	if id, err := strconv.ParseUint(s, 10, 31); err == nil {
-		return int(id), nil
-	}
-	g, err := user.LookupGroup(s)
-	if err != nil {
-		return 0, fmt.Errorf("no group %q", s)
-	}
-	id, err := strconv.Atoi(g.Gid)
-	if err != nil {
-		return 0, fmt.Errorf("group %q has a non-numeric GID %q", s, g.Gid)
-	}
-	return id, nil
 }
 
 // baseName derives a port name from a socket path: its file name without

@@ -43,7 +43,7 @@ var _ fabric.Device = (*listener)(nil)
 // listen opens the socket file and starts accepting connections until
 // ctx ends or the device is closed.
 func listen(ctx context.Context, o options, cfg fabric.PortConfig, a fabric.Attacher) (*listener, error) {
-	sock, err := listenUnix(o.path, o.mode, o.gid)
+	sock, err := listenUnix(o.path, o.perm)
 	if err != nil {
 		return nil, err
 	}
@@ -65,11 +65,14 @@ func listen(ctx context.Context, o options, cfg fabric.PortConfig, a fabric.Atta
 
 func (l *listener) Name() string { return l.name }
 
+// SocketFile is the listening socket's path.
+func (l *listener) SocketFile() string { return l.sock.path }
+
 func (l *listener) Info() string {
 	l.mu.Lock()
 	n := len(l.conns)
 	l.mu.Unlock()
-	s := fmt.Sprintf("%s, %d clients", l.sock.path, n)
+	s := l.sock.path + ", " + fabric.Count(n, "client")
 	if d := l.desynced.Load(); d > 0 {
 		s += fmt.Sprintf(", %d closed for bad framing", d)
 	}

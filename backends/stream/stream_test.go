@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/l2fabric/l2fabric/backends/internal/sockfile"
 	"github.com/l2fabric/l2fabric/fabric"
 )
 
@@ -229,7 +230,7 @@ func TestSocketFile(t *testing.T) {
 	}
 	ln.SetUnlinkOnClose(false)
 	ln.Close()
-	s, err := listenUnix(path, 0o640, os.Getgid())
+	s, err := listenUnix(path, sockfile.Perm{Mode: 0o640, UID: -1, GID: os.Getgid()})
 	if err != nil {
 		t.Fatalf("stale socket not replaced: %v", err)
 	}
@@ -245,17 +246,17 @@ func TestSocketFile(t *testing.T) {
 	}
 
 	// A live one is an error, and is left alone.
-	if _, err := listenUnix(path, DefaultMode, -1); err == nil || !strings.Contains(err.Error(), "in use") {
+	if _, err := listenUnix(path, sockfile.Perm{Mode: DefaultMode, UID: -1, GID: -1}); err == nil || !strings.Contains(err.Error(), "in use") {
 		t.Errorf("second listener on a live socket: %v, want an in-use error", err)
 	}
-	if !live(path) {
+	if !sockfile.Live(path) {
 		t.Errorf("the first listener's socket is gone")
 	}
 
 	// A file that is not a socket is never replaced.
 	plain := filepath.Join(dir, "plain")
 	os.WriteFile(plain, nil, 0o600)
-	if _, err := listenUnix(plain, DefaultMode, -1); err == nil || !strings.Contains(err.Error(), "not a socket") {
+	if _, err := listenUnix(plain, sockfile.Perm{Mode: DefaultMode, UID: -1, GID: -1}); err == nil || !strings.Contains(err.Error(), "not a socket") {
 		t.Errorf("listening over a plain file: %v", err)
 	}
 

@@ -139,6 +139,15 @@ func openTap(o Options, create bool) (*tapFile, netif.Link, error) {
 			return nil, netif.Link{}, netif.Privileged("setting the group of TAP "+o.Name, err)
 		}
 	}
+	if tf.created && len(now.HardwareAddr) == 6 {
+		// The kernel's random address could be the lowest of a bridge
+		// the TAP joins (feth:, or a bridge the user adds a tap: to),
+		// and the bridge would take it as its own.
+		if err := netif.SetHardwareAddr(o.Name, netif.NeverLowest(now.HardwareAddr)); err != nil {
+			cleanup()
+			return nil, netif.Link{}, err
+		}
+	}
 	if o.MTU > 0 && o.MTU != now.MTU {
 		if err := netif.SetMTU(o.Name, o.MTU); err != nil {
 			cleanup()

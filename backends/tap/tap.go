@@ -39,11 +39,11 @@ package tap
 import (
 	"context"
 	"fmt"
-	"os/user"
 	"strconv"
 	"strings"
 
 	"github.com/l2fabric/l2fabric/backends/internal/netif"
+	"github.com/l2fabric/l2fabric/backends/internal/sockfile"
 	"github.com/l2fabric/l2fabric/fabric"
 )
 
@@ -92,13 +92,13 @@ func parseOptions(s fabric.Spec) (Options, error) {
 				o.Persist = PersistOn
 			}
 		case "owner":
-			id, err := lookupUser(opt.Value)
+			id, err := sockfile.LookupUser(opt.Value)
 			if err != nil {
 				return fail(part, err.Error())
 			}
 			o.Owner = id
 		case "group":
-			id, err := lookupGroup(opt.Value)
+			id, err := sockfile.LookupGroup(opt.Value)
 			if err != nil {
 				return fail(part, err.Error())
 			}
@@ -108,38 +108,6 @@ func parseOptions(s fabric.Spec) (Options, error) {
 		}
 	}
 	return o, nil
-}
-
-// lookupUser resolves a user name or numeric UID to a UID.
-func lookupUser(s string) (int, error) {
-	if id, err := strconv.ParseUint(s, 10, 31); err == nil {
-		return int(id), nil
-	}
-	u, err := user.Lookup(s)
-	if err != nil {
-		return 0, fmt.Errorf("no user %q", s)
-	}
-	id, err := strconv.Atoi(u.Uid)
-	if err != nil {
-		return 0, fmt.Errorf("user %q has a non-numeric UID %q", s, u.Uid)
-	}
-	return id, nil
-}
-
-// lookupGroup resolves a group name or numeric GID to a GID.
-func lookupGroup(s string) (int, error) {
-	if id, err := strconv.ParseUint(s, 10, 31); err == nil {
-		return int(id), nil
-	}
-	g, err := user.LookupGroup(s)
-	if err != nil {
-		return 0, fmt.Errorf("no group %q", s)
-	}
-	id, err := strconv.Atoi(g.Gid)
-	if err != nil {
-		return 0, fmt.Errorf("group %q has a non-numeric GID %q", s, g.Gid)
-	}
-	return id, nil
 }
 
 func open(_ context.Context, s fabric.Spec, cfg fabric.PortConfig, a fabric.Attacher) (fabric.Opened, error) {

@@ -71,16 +71,19 @@ func TestVersionString(t *testing.T) {
 	bi := &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: []debug.BuildSetting{
 		{Key: "vcs.revision", Value: "0123456789abcdef0123"}, {Key: "vcs.modified", Value: "true"}}}
 	for _, tt := range []struct {
-		stamped string
-		bi      *debug.BuildInfo
-		want    string
+		stamped, commit string
+		bi              *debug.BuildInfo
+		want            string
 	}{
-		{"v1.2.3", bi, "v1.2.3 (commit 0123456789ab+dirty)"},
-		{"", bi, "devel (commit 0123456789ab+dirty)"},
-		{"", &debug.BuildInfo{Main: debug.Module{Version: "v0.4.0"}}, "v0.4.0 (no commit recorded: built outside a git clone, or with -buildvcs=false)"},
-		{"v1", nil, "v1"},
+		{"v1.2.3", "", bi, "v1.2.3 (commit 0123456789ab+dirty)"},
+		{"", "", bi, "devel (commit 0123456789ab+dirty)"},
+		{"", "fedcba987654", bi, "devel (commit 0123456789ab+dirty)"},
+		{"", "", &debug.BuildInfo{Main: debug.Module{Version: "v0.4.0"}}, "v0.4.0 (no commit recorded: built outside a git clone, or with -buildvcs=false)"},
+		{"", "fedcba987654", &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, "devel (commit fedcba987654)"},
+		{"v1", "", nil, "v1"},
+		{"v1", "fedcba987654", nil, "v1 (commit fedcba987654)"},
 	} {
-		if got := formatVersion(tt.stamped, tt.bi); got != tt.want {
+		if got := formatVersion(tt.stamped, tt.commit, tt.bi); got != tt.want {
 			t.Errorf("formatVersion(%q) = %q, want %q", tt.stamped, got, tt.want)
 		}
 	}

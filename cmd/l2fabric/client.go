@@ -63,13 +63,16 @@ func (a *app) fdbCommand() *cobra.Command {
 			return printJSON(a.stdout, entries)
 		}
 		tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "PORT\tVLAN\tMAC\tAGE")
+		fmt.Fprintln(tw, "PORT\tVLAN\tMAC\tAGE\tVIA")
 		for _, e := range entries {
 			age := strconv.Itoa(int(e.Age))
-			if e.Static {
+			switch {
+			case e.Pending:
+				age = "static, pending: no such port yet"
+			case e.Static:
 				age = "static"
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", e.Port, e.VLAN, e.MAC, age)
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", e.Port, e.VLAN, e.MAC, age, viaColumn(e.Via))
 		}
 		return tw.Flush()
 	}
@@ -91,16 +94,17 @@ func (a *app) fdbCommand() *cobra.Command {
 
 	add := noFileCompletion(&cobra.Command{
 		ValidArgsFunction: a.completeStatic,
-		Use:               "add MAC@PORT[,vlan=N]",
-		Short:             "add a static entry",
-		Example:           "  l2fabric fdb add 52:54:00:12:34:56@router,vlan=10",
-		Args:              exactArgs(1, "one MAC@PORT[,vlan=N], e.g. l2fabric fdb add 52:54:00:12:34:56@router"),
+		Use:               "add MAC@PORT[,vlan=N][,dst=IP]",
+		Short:             "add a static entry (dst: its VTEP, on a vxlan port)",
+		Example:           "  l2fabric fdb add 52:54:00:12:34:56@router,vlan=10\n  l2fabric fdb add 52:54:00:12:34:56@vx,dst=10.0.0.2",
+		Args:              exactArgs(1, "one MAC@PORT[,vlan=N][,dst=IP], e.g. l2fabric fdb add 52:54:00:12:34:56@router"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := parseStatic(args[0])
+			arg, dst := cutDst(args[0])
+			st, err := parseStatic(arg)
 			if err != nil {
 				return usagef("fdb add %q: %v", args[0], err)
 			}
-			return a.call("fdb.add", control.FDBAddArgs{MAC: st.MAC.String(), Port: st.Port, VLAN: st.VLAN}, nil)
+			return a.call("fdb.add", control.FDBAddArgs{MAC: st.MAC.String(), Port: st.Port, VLAN: st.VLAN, Dst: dst}, nil)
 		},
 	})
 	var delVLAN uint16
@@ -185,7 +189,7 @@ func (a *app) portsCommand() *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", p.Name, p.Kind, p.State,
 					fabric.DescribeVLANs(p.VLAN, p.Trunk), p.MTU,
 					p.Counters.RxFrames, p.Counters.RxBytes, p.Counters.TxFrames, p.Counters.TxBytes, p.FDB,
-					formatDrops(p.Counters), p.Info)
+					formatDrops(p.Counters)+formatBackendDrops(p.BackendDrops), p.Info)
 			}
 			return tw.Flush()
 		},
@@ -226,6 +230,7 @@ func (a *app) statsCommand() *cobra.Command {
 			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintf(tw, "uptime\t%.0fs\n", s.Uptime)
 			fmt.Fprintf(tw, "ports\t%d\n", s.Ports)
+			fmt.Fprintf(tw, "devices\t%d\n", s.Devices)
 			fmt.Fprintf(tw, "frames forwarded\t%d\n", s.Fabric.Forwarded)
 			fmt.Fprintf(tw, "frames flooded\t%d\n", s.Fabric.Flooded)
 			fmt.Fprintf(tw, "frames filtered\t%d\n", s.Fabric.Filtered)
@@ -235,6 +240,7 @@ func (a *app) statsCommand() *cobra.Command {
 			fmt.Fprintf(tw, "loop probes\t%d sent, %d returned\n", s.Totals.ProbesTx, s.Totals.Probes)
 			fmt.Fprintf(tw, "unaccounted\t%d (frames read, neither forwarded, flooded, filtered, probes nor dropped; 0 once traffic stops)\n", s.Unaccounted())
 			fmt.Fprintf(tw, "fdb entries\t%d (max %d, static %d)\n", s.FDB.Current, s.FDB.Max, s.FDB.Static)
+			fmt.Fprintf(tw, "fdb pending\t%d static entries waiting for their port\n", s.PendingStatics)
 			fmt.Fprintf(tw, "fdb learned\t%d\n", s.FDB.Learned)
 			fmt.Fprintf(tw, "fdb moved\t%d\n", s.FDB.Moved)
 			fmt.Fprintf(tw, "fdb expired\t%d\n", s.FDB.Expired)

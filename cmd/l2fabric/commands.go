@@ -53,7 +53,11 @@ too, as earlier versions did.`,
 	root.SetFlagErrorFunc(flagError)
 	root.AddGroup(&cobra.Group{ID: "daemon", Title: "The switch:"}, &cobra.Group{ID: "client", Title: "Commands for a running switch:"})
 	root.AddCommand(runCommand(a))
-	for _, c := range []*cobra.Command{a.fdbCommand(), a.portsCommand(), a.statsCommand(), a.attachCommand(), a.detachCommand(), a.portCommand(), a.reloadCommand()} {
+	controlPath := func() string { return a.control }
+	capture := noFileCompletion(newCaptureCmd(controlPath, a.stdout, a.stderr))
+	capture.RegisterFlagCompletionFunc("port", a.completePorts)
+	for _, c := range []*cobra.Command{a.fdbCommand(), a.portsCommand(), a.statsCommand(), a.attachCommand(), a.detachCommand(), a.portCommand(), a.reloadCommand(), a.macnatCommand(), a.vxlanCommand(),
+		capture, noFileCompletion(newMonitorCmd(controlPath, a.stdout, a.stderr))} {
 		c.GroupID = "client"
 		root.AddCommand(c)
 	}

@@ -39,6 +39,7 @@ loop-detect   = "off"
 storm         = 500
 log-level     = "debug"
 log-json      = true
+metrics       = "127.0.0.1:9470"
 port          = ["dgram:/tmp/a.sock", "dgram:/tmp/b.sock,vlan=20"]
 static        = ["02:00:00:00:00:01@a,vlan=1", "02:00:00:00:00:02@b/x,vlan=20"]
 `)
@@ -47,7 +48,7 @@ static        = ["02:00:00:00:00:01@a,vlan=1", "02:00:00:00:00:02@b/x,vlan=20"]
 		t.Fatal(err)
 	}
 	want := &runConfig{
-		configFile: p, control: "/tmp/l2f-test.sock", controlGroup: "0",
+		configFile: p, control: "/tmp/l2f-test.sock", controlGroup: "0", metrics: "127.0.0.1:9470",
 		fdb:          fdb.Config{Aging: 10 * time.Minute, MaxEntries: 100},
 		flow:         flowControl(0, 20*time.Millisecond),
 		noLoopDetect: true, storm: 500,
@@ -57,8 +58,8 @@ static        = ["02:00:00:00:00:01@a,vlan=1", "02:00:00:00:00:02@b/x,vlan=20"]
 			{MAC: frames.MAC{2, 0, 0, 0, 0, 1}, Port: "a", VLAN: 1},
 			{MAC: frames.MAC{2, 0, 0, 0, 0, 2}, Port: "b/x", VLAN: 20},
 		},
-		portOrigins:   []string{p + ":12: port", p + ":12: port"},
-		staticOrigins: []string{p + ":13: static", p + ":13: static"},
+		portOrigins:   []string{p + ":13: port", p + ":13: port"},
+		staticOrigins: []string{p + ":14: static", p + ":14: static"},
 	}
 	if !reflect.DeepEqual(rc, want) {
 		t.Errorf("got  %+v\nwant %+v", rc, want)
@@ -126,6 +127,7 @@ func TestConfigErrorsNameLineAndKey(t *testing.T) {
 		{"flow-stall = \"0s\"\n", []string{":1: flow-stall 0s", "e.g. 10ms"}},
 		{"log-level = \"loud\"\n", []string{":1: log-level", `"loud"`, "trace, debug"}},
 		{"log-json = \"yes\"\n", []string{":1: log-json", "want true or false"}},
+		{"metrics = \"9470\"\n", []string{":1: metrics", `"9470"`, "want HOST:PORT, e.g. 127.0.0.1:9470"}},
 		{"control = 7\n", []string{":1: control", "want a string in quotes, not an integer"}},
 		{"port = [\n  \"dgram:/tmp/a.sock\",\n  \"dgram:/tmp/b.sock,vlan=5000\",\n]\n", []string{":3: port", `"vlan=5000"`, "1 to 4094"}},
 		{"port = [\n  \"dgram:/tmp/a.sock\",\n  7,\n]\n", []string{":3: port", "element 1 is an integer"}},

@@ -36,6 +36,7 @@ type daemonValues struct {
 	config              string
 	ports, statics, vms []string
 	controlGroup        string
+	metrics             string
 	fdbAging            time.Duration
 	fdbMax              int
 	flowHold, flowStall time.Duration
@@ -54,6 +55,7 @@ func registerDaemonFlags(fs *pflag.FlagSet, v *daemonValues) {
 		fs.StringArrayVar(&v.vms, "vm", nil, "define a VM for vm:NAME ports: "+vm.InlineForm+" (repeatable)")
 	}
 	fs.StringVar(&v.controlGroup, "control-group", "", "group allowed to use the control socket (mode 0660 instead of 0600)")
+	fs.StringVar(&v.metrics, "metrics", "", "serve Prometheus metrics on http://ADDR/metrics, e.g. 127.0.0.1:9470 (off by default)")
 	v.fdbAging = fdb.DefaultAging
 	fs.Var(&durationFlag{p: &v.fdbAging, example: "5m or 300s"}, "fdb-aging", "forget a learned MAC after this long unseen")
 	fs.IntVar(&v.fdbMax, "fdb-max", fdb.DefaultMaxEntries, "learning table size limit; when full the least recently used entry of the port with the most entries is evicted")

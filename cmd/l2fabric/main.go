@@ -1,8 +1,8 @@
 // Command l2fabric is a virtual Ethernet switch for VMs: a MAC-learning
 // fabric connecting VM sockets, host NICs and the host's own bridge.
 //
-// 'l2fabric run' is the switch; fdb, ports, stats, attach, detach and
-// reload talk to a running one over its control socket; 'l2fabric help'
+// 'l2fabric run' is the switch; fdb, ports, stats, attach, detach,
+// reload, capture and monitor talk to a running one over its control socket; 'l2fabric help'
 // lists them all. The command tree is the one place the commands, their
 // flags and their help are written:
 //
@@ -12,9 +12,12 @@
 //   - runconfig.go: command line and file merged and checked
 //   - run.go, reload.go: the daemon, and SIGHUP / reload applying the file
 //   - client.go: the client commands and port-name completion
+//   - capture.go, monitor.go: 'l2fabric capture' (pcapng, text) and
+//     'l2fabric monitor', streams from the control socket
 //   - vm.go: 'l2fabric vm', where VMs boot (macOS)
 //   - topics.go: 'l2fabric help specs' and 'l2fabric help config'
-//   - version.go: --version, from main.version and the VCS commit
+//   - version.go: --version, from main.version and the VCS commit (or
+//     main.commit, which make stamps)
 //   - paths.go, kinds_*.go: default socket paths, this platform's port kinds
 package main
 
@@ -28,6 +31,11 @@ import (
 // version is the release this binary is, stamped at build time with
 // -ldflags "-X main.version=v1.2.3"; empty for a development build.
 var version string
+
+// commit is the commit this binary was built from, stamped at build time
+// by make build and make release (-X main.commit=0123456789ab), for builds
+// where Go records no VCS information; empty otherwise.
+var commit string
 
 // exitUsage is the exit status for a malformed command line.
 const exitUsage = 2

@@ -54,6 +54,11 @@ func TestBadCommandLinesFailAtStart(t *testing.T) {
 		{[]string{"fdb", "teleport"}, []string{`unknown subcommand "teleport"`}},
 		{[]string{"attach"}, []string{"attach: want one port spec"}},
 		{[]string{"attach", "dgram:/x,vlan=0"}, []string{"attach", `"vlan=0"`}},
+		{[]string{"macnat", "wifi", "extra"}, []string{"macnat", `unexpected argument "extra"`, "at most one port"}},
+		{[]string{"macnat", "--colour"}, []string{"macnat", "unknown flag: --colour"}},
+		{[]string{"--port", "host:en0,macnat=maybe"}, []string{"--port", `"macnat=maybe"`, "auto, on or off"}},
+		{[]string{"--port", "host:en0,macnat=on,trunk=10"}, []string{"--port", "access ports only", "drop trunk="}},
+		{[]string{"--port", "host:en0,macnat-max=0"}, []string{"--port", "1-65536"}},
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer
@@ -70,10 +75,12 @@ func TestBadCommandLinesFailAtStart(t *testing.T) {
 }
 
 func TestClientWithoutDaemonSaysSo(t *testing.T) {
-	var stdout, stderr bytes.Buffer
-	code := Main([]string{"ports", "--control", "/nonexistent/l2fabric.sock"}, &stdout, &stderr)
-	if code != 1 || !strings.Contains(stderr.String(), "is it running?") {
-		t.Errorf("exit %d, stderr %q", code, stderr.String())
+	for _, cmd := range []string{"ports", "macnat"} {
+		var stdout, stderr bytes.Buffer
+		code := Main([]string{cmd, "--control", "/nonexistent/l2fabric.sock"}, &stdout, &stderr)
+		if code != 1 || !strings.Contains(stderr.String(), "is it running?") {
+			t.Errorf("%s: exit %d, stderr %q", cmd, code, stderr.String())
+		}
 	}
 }
 
@@ -120,7 +127,7 @@ func TestHelpListsKindsAndOptions(t *testing.T) {
 	if code := Main([]string{"help", "specs"}, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	for _, w := range []string{"dgram:PATH", "dgram:fd=N", "trunk=LIST", "mac=MAC", "host:IFACE", "promisc=..."} {
+	for _, w := range []string{"dgram:PATH", "dgram:fd=N", "trunk=LIST", "mac=MAC", "host:IFACE[,promisc=on|off]", "promisc=..."} {
 		if !strings.Contains(stdout.String(), w) {
 			t.Errorf("help lacks %q", w)
 		}

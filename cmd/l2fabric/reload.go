@@ -262,6 +262,7 @@ func restartOnly(old, new *runConfig) []string {
 	}
 	note(old.control != new.control, "control")
 	note(old.controlGroup != new.controlGroup, "control-group")
+	note(old.metrics != new.metrics, "metrics")
 	note(old.fdb.Aging != new.fdb.Aging, "fdb-aging")
 	note(old.fdb.MaxEntries != new.fdb.MaxEntries, "fdb-max")
 	note(old.flow != new.flow, "flow-hold or flow-stall")

@@ -16,6 +16,7 @@ import (
 	"github.com/l2fabric/l2fabric/backends/vm"
 	"github.com/l2fabric/l2fabric/fabric"
 	"github.com/l2fabric/l2fabric/fabric/control"
+	"github.com/l2fabric/l2fabric/fabric/metrics"
 )
 
 // runDaemon runs the switch with the configuration built from the
@@ -62,6 +63,12 @@ func runDaemon(cmdline []setting, stderr io.Writer) error {
 	if rc.configFile != "" {
 		scfg.Reload = r.reload
 	}
+	var ms *metrics.Server
+	if rc.metrics != "" {
+		if ms, err = metrics.Listen(rc.metrics, f, log.Named("metrics")); err != nil {
+			return err
+		}
+	}
 	srv, err := control.Listen(scfg, f)
 	if err != nil {
 		return err
@@ -72,6 +79,9 @@ func runDaemon(cmdline []setting, stderr io.Writer) error {
 	serveCtx, stopServe := context.WithCancel(context.Background())
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.Serve(serveCtx) }()
+	if ms != nil {
+		go ms.Serve(serveCtx)
+	}
 	shutdown := func() {
 		stopServe()
 		<-serveDone

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -26,6 +27,7 @@ type runConfig struct {
 	portOrigins, staticOrigins []string
 	control                    string
 	controlGroup               string
+	metrics                    string // HOST:PORT of /metrics, "" for none
 	fdb                        fdb.Config
 	flow                       fabric.FlowControl
 	noLoopDetect               bool // --loop-detect=off
@@ -134,6 +136,11 @@ func checkRunConfig(v *daemonValues, origin origins, file *configFile) (*runConf
 	}
 	if rc.control == "" {
 		return nil, usagef("%s: the control socket path is empty", origin("control", 0))
+	}
+	if rc.metrics = v.metrics; rc.metrics != "" {
+		if _, port, err := net.SplitHostPort(rc.metrics); err != nil || port == "" {
+			return nil, usagef("%s %q: want HOST:PORT, e.g. 127.0.0.1:9470 (bind to localhost unless the network should see the metrics)", origin("metrics", 0), rc.metrics)
+		}
 	}
 	if v.user != "" {
 		c, err := privdrop.Lookup(v.user)

@@ -5,14 +5,14 @@ import (
 )
 
 // versionString says which build this is: the stamped version (or the
-// module version, or "devel") and the VCS commit it was built from,
-// "+dirty" when the tree had changes.
+// module version, or "devel") and the commit it was built from, "+dirty"
+// when the tree had changes: Go's VCS record, else the stamped commit.
 func versionString() string {
 	bi, _ := debug.ReadBuildInfo()
-	return formatVersion(version, bi)
+	return formatVersion(version, commit, bi)
 }
 
-func formatVersion(stamped string, bi *debug.BuildInfo) string {
+func formatVersion(stamped, stampedCommit string, bi *debug.BuildInfo) string {
 	v := stamped
 	if v == "" && bi != nil && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		v = bi.Main.Version
@@ -21,6 +21,9 @@ func formatVersion(stamped string, bi *debug.BuildInfo) string {
 		v = "devel"
 	}
 	if bi == nil {
+		if stampedCommit != "" {
+			return v + " (commit " + stampedCommit + ")"
+		}
 		return v
 	}
 	var rev, modified string
@@ -31,6 +34,9 @@ func formatVersion(stamped string, bi *debug.BuildInfo) string {
 		case "vcs.modified":
 			modified = s.Value
 		}
+	}
+	if rev == "" && stampedCommit != "" {
+		return v + " (commit " + stampedCommit + ")"
 	}
 	if rev == "" {
 		return v + " (no commit recorded: built outside a git clone, or with -buildvcs=false)"

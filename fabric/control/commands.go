@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"reflect"
 	"runtime"
 	"sort"
@@ -43,7 +44,7 @@ func noArgs(name, help string, run func(s *Server) (any, error)) command {
 // commands returns the control protocol, in the order help lists it. (A
 // function rather than a variable because help lists the table it is in.)
 func commands() []command {
-	return []command{
+	return append([]command{
 		noArgs("version", "the daemon's version", func(s *Server) (any, error) {
 			return VersionResult{Version: s.cfg.Version}, nil
 		}),
@@ -72,7 +73,7 @@ func commands() []command {
 			}
 			return out, nil
 		}),
-		withArgs("fdb.add", "add a static entry (vlan defaults to 1)", func(s *Server, a *FDBAddArgs) (any, error) {
+		withArgs("fdb.add", "add a static entry (vlan defaults to 1; dst: its VTEP on a vxlan port)", func(s *Server, a *FDBAddArgs) (any, error) {
 			mac, err := frames.ParseMAC(a.MAC)
 			if err != nil {
 				return nil, err
@@ -80,7 +81,15 @@ func commands() []command {
 			if a.Port == "" {
 				return nil, errors.New("fdb.add: port is required")
 			}
-			return struct{}{}, s.f.AddStatic(fabric.Static{VLAN: a.VLAN, MAC: mac, Port: a.Port}, false)
+			st := fabric.Static{VLAN: a.VLAN, MAC: mac, Port: a.Port}
+			if a.Dst != "" {
+				dst, err := netip.ParseAddr(a.Dst)
+				if err != nil {
+					return nil, fmt.Errorf("fdb.add: dst %q is not an IP address", a.Dst)
+				}
+				return struct{}{}, s.f.AddStaticVia(st, dst)
+			}
+			return struct{}{}, s.f.AddStatic(st, false)
 		}),
 		withArgs("fdb.del", "remove an entry, static or learned (vlan defaults to 1)", func(s *Server, a *FDBDelArgs) (any, error) {
 			mac, err := frames.ParseMAC(a.MAC)
@@ -98,6 +107,10 @@ func commands() []command {
 				return nil, errors.New("attach: spec is required")
 			}
 			name, err := s.f.Open(a.Spec)
+			var iu *fabric.SocketInUseError
+			if errors.As(err, &iu) && sameFile(iu.Path, s.cfg.Path) {
+				err = fmt.Errorf("%s: %s is this daemon's control socket: choose another path", a.Spec, iu.Path)
+			}
 			return AttachResult{Name: name}, err
 		}),
 		withArgs("detach", "remove a port or device", func(s *Server, a *DetachArgs) (any, error) {
@@ -111,13 +124,22 @@ func commands() []command {
 			runtime.ReadMemStats(&m)
 			return DebugResult{Goroutines: runtime.NumGoroutine(), HeapAlloc: m.HeapAlloc, Sys: m.Sys}, nil
 		}),
+		withArgs("vxlan.remote", "add a remote VTEP to a vxlan port's flood list, remove one (op add, del), or list them (op list)", func(s *Server, a *RemoteArgs) (any, error) {
+			return remoteCommand(s.f, *a)
+		}),
+		withArgs("macnat.show", "the MAC-NAT tables of translating host ports (Wi-Fi), of one port or of all: address, VM MAC, the VM's port, age", func(s *Server, a *MACNATShowArgs) (any, error) {
+			if _, err := s.portFilter(a.Port); err != nil {
+				return nil, err
+			}
+			return s.f.NATEntries(a.Port), nil
+		}),
 		noArgs("reload", "re-read the configuration file and apply what changed", func(s *Server) (any, error) {
 			if s.cfg.Reload == nil {
 				return nil, errors.New("reload: the daemon was started without --config, so there is no file to re-read")
 			}
 			return s.cfg.Reload()
 		}),
-	}
+	}, streamCommands()...) // capture, monitor: stream.go
 }
 
 // portFilter returns the ports whose entries a filter on name shows: the
@@ -135,6 +157,12 @@ func (s *Server) portFilter(name string) (map[string]bool, error) {
 			out[p.Name] = true
 		}
 		names = append(names, p.Name)
+	}
+	// A pending static entry's port, or a device's port it waits for.
+	for _, e := range s.f.Entries() {
+		if e.Pending && (e.Port == name || out[name] && strings.HasPrefix(e.Port, name+"/")) {
+			out[e.Port] = true
+		}
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("no port or device named %q (there are: %s)", name, strings.Join(names, ", "))

@@ -18,11 +18,13 @@
 //	ports                                    → [PortInfo...]
 //	stats                                    → Stats
 //	fdb.show   {"port":NAME,"vlan":N}        → [Entry...] (both filters optional)
-//	fdb.add    {"mac":MAC,"port":NAME,"vlan":N}   static entry (vlan defaults to 1)
+//	fdb.add    {"mac":MAC,"port":NAME,"vlan":N,"dst":IP}   static entry (vlan defaults to 1; dst: its VTEP on a vxlan port)
 //	fdb.del    {"mac":MAC,"vlan":N}
 //	fdb.flush  {"port":NAME}                 → {"flushed": N} (learned entries; all ports when no port)
 //	attach     {"spec":"KIND:ARG,..."}       → {"name": NAME}
 //	detach     {"name":NAME}
+//	vxlan.remote {"port":NAME,"op":"add"|"del"|"list","remote":IP} → {"remotes": [IP...]}
+//	macnat.show {"port":NAME}                → [NATDumpEntry...] (MAC-NAT tables; port optional)
 //	reload                                   → ReloadResult (re-read the --config file)
 //	port.unblock {"name":NAME}               unblock a port blocked as looped
 //	debug                                    → DebugResult (goroutines, heap; for soak tests)
@@ -33,6 +35,11 @@
 // argument of the wrong type is answered with its name and the type
 // wanted: "fdb.show: argument "vlan" is a string, want a number from 0 to
 // 65535".
+//
+// Two commands stream after their reply, until the client sends a line or
+// closes (see stream.go): capture {"ports":[NAME...],"vlan":N,"count":N}
+// sends binary frame records (records.go), monitor sends one fabric.Event
+// per JSON line.
 //
 // A malformed or unknown request gets an error reply and never affects
 // forwarding. Requests are limited to MaxRequest bytes.
@@ -67,6 +74,23 @@ type FDBAddArgs struct {
 	MAC  string `json:"mac"`
 	Port string `json:"port"`
 	VLAN uint16 `json:"vlan,omitempty"`
+	// Dst, on a tunnel port (vxlan), is the remote endpoint the MAC lives
+	// behind.
+	Dst string `json:"dst,omitempty"`
+}
+
+// RemoteArgs is vxlan.remote's request: add a remote endpoint to a tunnel
+// port's flood list, remove one, or list them.
+type RemoteArgs struct {
+	Port   string `json:"port"`
+	Op     string `json:"op"`
+	Remote string `json:"remote,omitempty"`
+}
+
+// RemotesResult is vxlan.remote's result: the port's flood list after the
+// operation.
+type RemotesResult struct {
+	Remotes []string `json:"remotes"`
 }
 
 // FDBDelArgs names the entry fdb.del removes.
@@ -111,6 +135,11 @@ type DebugResult struct {
 	Goroutines int    `json:"goroutines"`
 	HeapAlloc  uint64 `json:"heap_alloc_bytes"`
 	Sys        uint64 `json:"sys_bytes"`
+}
+
+// MACNATShowArgs limits macnat.show to one port.
+type MACNATShowArgs struct {
+	Port string `json:"port,omitempty"`
 }
 
 // VersionResult is version's result.

@@ -149,6 +149,9 @@ func (s *Server) serveConn(c net.Conn) {
 		if strings.TrimSpace(string(line)) == "" {
 			continue
 		}
+		if s.serveStream(c, r, line) { // capture and monitor: stream.go
+			return
+		}
 		if err := enc.Encode(s.Handle(line)); err != nil {
 			return
 		}
@@ -203,4 +206,14 @@ func (s *Server) dispatch(req Request) (any, error) {
 		return nil, err
 	}
 	return c.run(s, args)
+}
+
+// sameFile reports whether paths a and b name the same file.
+func sameFile(a, b string) bool {
+	fa, err := os.Lstat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Lstat(b)
+	return err == nil && os.SameFile(fa, fb)
 }

@@ -5,6 +5,10 @@ package netif
 import (
 	"errors"
 	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -74,4 +78,56 @@ func AddToBridge(bridge string, member int) error {
 		return Privileged(fmt.Sprintf("adding interface %d to bridge %s", member, bridge), err)
 	}
 	return nil
+}
+
+// SetHardwareAddr sets the MAC address of the interface called name.
+func SetHardwareAddr(name string, mac net.HardwareAddr) error {
+	l, err := byName(name)
+	if err != nil {
+		return err
+	}
+	if err := netlink.LinkSetHardwareAddr(l, mac); err != nil {
+		return Privileged(fmt.Sprintf("setting the address of %s to %s", name, mac), err)
+	}
+	return nil
+}
+
+// netAddrSet is the kernel's NET_ADDR_SET: the address was set from user
+// space, and a bridge keeps it whatever its ports' addresses.
+const netAddrSet = 3
+
+// PinAddress makes the interface called name keep its current MAC
+// address: a Linux bridge whose address was never set explicitly takes
+// the lowest of its ports' addresses, and changes it as ports come and go
+// (every LAN peer's ARP entry for the host goes stale). Setting the
+// address it has already marks it as set, and the bridge keeps it. It
+// reports whether the address was pinned just now (false when it was set
+// explicitly already).
+func PinAddress(name string) (bool, error) {
+	raw, err := os.ReadFile("/sys/class/net/" + name + "/addr_assign_type")
+	if err != nil {
+		return false, fmt.Errorf("reading how %s's address was assigned: %w", name, err)
+	}
+	if t, err := strconv.Atoi(strings.TrimSpace(string(raw))); err == nil && t == netAddrSet {
+		return false, nil
+	}
+	l, err := byName(name)
+	if err != nil {
+		return false, err
+	}
+	if err := SetHardwareAddr(name, l.Attrs().HardwareAddr); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// NeverLowest returns mac with its first octet 0xfe: unicast, locally
+// administered, and above any address a bridge could otherwise choose, so
+// that a device l2fabric creates never becomes its bridge's address
+// (libvirt gives its TAPs such addresses for this reason).
+func NeverLowest(mac net.HardwareAddr) net.HardwareAddr {
+	out := make(net.HardwareAddr, 6)
+	copy(out, mac)
+	out[0] = 0xfe
+	return out
 }

@@ -72,6 +72,8 @@ func (l Link) Describe() string {
 		return "a TUN (layer 3) device"
 	case l.IsBridge():
 		return "a bridge"
+	case l.Flags&unix.IFF_LOOPBACK != 0:
+		return "the loopback device"
 	case l.Kind == "":
 		return "a device without a link kind (a physical NIC?)"
 	}
