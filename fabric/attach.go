@@ -31,6 +31,13 @@ func (f *Fabric) Attach(dev Port, cfg PortConfig) error {
 		gone:       make(chan struct{}),
 	}
 	p.gso, _ = dev.(GSOPort)
+	p.id = f.loop.nextID.Add(1)
+	if pps := cfg.Storm; pps > 0 || (pps == 0 && f.storm > 0) {
+		if pps == 0 {
+			pps = f.storm
+		}
+		p.storm = newTokenBucket(pps, p.attached)
+	}
 	p.Trunk = slices.Clone(cfg.Trunk)
 	for _, v := range cfg.Trunk {
 		p.tagged.Add(v)
@@ -124,6 +131,7 @@ func (f *Fabric) detach(p *port, cause error, caller detachCaller) {
 	f.mu.Lock()
 	old := f.ports.Load()
 	f.ports.Store(newPortSet(slices.DeleteFunc(slices.Clone(old.list), func(q *port) bool { return q == p })))
+	f.detaching[p] = struct{}{}
 	n := f.fdb.RemovePort(p)
 	f.mu.Unlock()
 	if _, ok := p.dev.(AddressFilter); ok {
@@ -134,9 +142,24 @@ func (f *Fabric) detach(p *port, cause error, caller detachCaller) {
 	if caller != detachFromWriter {
 		<-p.writerDone
 	}
+	f.retire(p)
 	f.log.Info("port detached", "port", p.Name, "reason", cause, "fdb_entries_flushed", n)
 	f.publish(Event{Type: EventPortDetached, Port: p.Name, Kind: p.Kind, Reason: cause.Error(), Count: n})
 	close(p.gone)
+}
+
+// retire folds the counters of p, detached, into the fabric's totals. What
+// its transmit queue still holds was never sent: it is dropped as
+// detached. (When the writer itself detaches the port, it has stopped
+// taking from the queue.)
+func (f *Fabric) retire(p *port) {
+	p.c.detached.Add(uint64(p.tx.len()))
+	c := p.counters()
+	f.mu.Lock()
+	f.retired.add(c)
+	f.detached++
+	delete(f.detaching, p)
+	f.mu.Unlock()
 }
 
 // device is an open Device and how it was opened.
@@ -230,6 +253,11 @@ func (f *Fabric) closeDevice(d *device) {
 	f.mu.Unlock()
 	if err := d.dev.Close(); err != nil {
 		f.log.Warn("closing device", "device", d.name, "error", err)
+	}
+	if r, ok := d.dev.(RxDropper); ok {
+		f.mu.Lock()
+		f.retiredDevRx += r.RxDropped()
+		f.mu.Unlock()
 	}
 	// Ports the device did not detach itself go now.
 	for _, p := range f.ports.Load().list {

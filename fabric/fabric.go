@@ -3,6 +3,7 @@ package fabric
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,13 @@ type Config struct {
 	// FlowControl says how long a port's reader may wait for room in a
 	// busy port's transmit queue before it drops (see FlowControl).
 	FlowControl FlowControl
+	// NoLoopDetect turns loop protection off: no probes, no blocking
+	// (see loop.go).
+	NoLoopDetect bool
+	// Storm is the storm= limit of ports that have none, in broadcast,
+	// multicast and unknown-unicast frames per second; 0 means no limit
+	// (see storm.go).
+	Storm int
 }
 
 // FlowControl says how the fabric treats a port whose transmit queue is
@@ -65,6 +73,17 @@ type Fabric struct {
 	counters fabricCounters
 	moveLog  rateLimiter
 	started  time.Time
+	loop     loopGuard
+	storm    int // default storm= limit
+
+	// retired holds the counters of detached ports, and detaching the
+	// ports between leaving the port set and being retired, so that the
+	// totals (Stats.Totals) survive ports coming and going; both are
+	// guarded by mu.
+	retired      Counters
+	detaching    map[*port]struct{}
+	detached     int    // ports retired
+	retiredDevRx uint64 // RxDropped of closed devices
 
 	// macsChanged is signalled when the set of MACs behind some port may
 	// have changed; filters counts attached AddressFilter ports.
@@ -79,6 +98,9 @@ type Fabric struct {
 func New(cfg Config) (*Fabric, error) {
 	if err := cfg.FlowControl.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.Storm < 0 || cfg.Storm > MaxStorm {
+		return nil, fmt.Errorf("storm default %d: want 0 (off) to %d frames per second", cfg.Storm, MaxStorm)
 	}
 	table, err := fdb.New[*port](cfg.FDB)
 	if err != nil {
@@ -99,9 +121,12 @@ func New(cfg Config) (*Fabric, error) {
 		flow:    cfg.FlowControl.WithDefaults(),
 		moveLog: rateLimiter{every: 100 * time.Millisecond},
 		started: time.Now(),
+		storm:   cfg.Storm,
 
+		detaching:   map[*port]struct{}{},
 		macsChanged: make(chan struct{}, 1),
 	}
+	f.loop.init(cfg.NoLoopDetect)
 	f.ports.Store(newPortSet(nil))
 	table.SetObserver(fdbObserver{f})
 	return f, nil
@@ -127,10 +152,18 @@ func (f *Fabric) Run(ctx context.Context) error {
 		defer close(filtersDone)
 		f.updateFilters(ctx)
 	}()
+	loopDone := make(chan struct{})
+	go func() {
+		defer close(loopDone)
+		if !f.loop.off {
+			f.loopRun(ctx)
+		}
+	}()
 	for {
 		select {
 		case <-ctx.Done():
 			<-filtersDone
+			<-loopDone
 			f.shutdown()
 			return nil
 		case <-tick.C:

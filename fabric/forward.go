@@ -107,15 +107,27 @@ func (f *Fabric) forward(p *port, b *batch, n int) {
 		b.out[i].port, b.out[i].idx = nil, b.out[i].idx[:0]
 	}
 	b.out = b.out[:0]
-	var forwarded, flooded, filtered uint64
+	var forwarded, flooded, filtered, probes, looped, storm uint64
 	now := time.Now() // one clock read per batch, not per frame
+	blocked := p.block.Load() != nil
 	for i, fr := range b.frames {
 		vlan := b.vlans[i]
 		src, dst := fr.Source(), fr.Destination()
+		mcast := dst.IsMulticast()
+		if mcast && fr.EtherType() == EtherTypeLoop && f.loop.isProbe(fr) {
+			probes++
+			f.probeIn(p, fr, now)
+			continue
+		}
+		if blocked {
+			looped++
+			continue
+		}
 		if !p.NoLearning {
 			switch o, from := f.fdb.LearnAt(now, vlan, src, p); o {
 			case fdb.Moved:
 				f.logMove(vlan, src, from, p)
+				f.macMoved(vlan, src, from, p, now)
 				f.publishFDB(EventMoved, vlan, src, p, from)
 				f.macsMayHaveChanged()
 			case fdb.Learned:
@@ -124,7 +136,7 @@ func (f *Fabric) forward(p *port, b *batch, n int) {
 			}
 		}
 		unknown := false
-		if !dst.IsMulticast() {
+		if !mcast {
 			if q, ok := f.fdb.Lookup(vlan, dst); ok {
 				// Entries are learned from, and static entries only
 				// installed on, members of their VLAN: q carries vlan.
@@ -138,12 +150,27 @@ func (f *Fabric) forward(p *port, b *batch, n int) {
 			}
 			unknown = true
 		}
+		if p.storm != nil && !p.storm.allow(now.UnixNano()) {
+			storm++
+			continue
+		}
 		flooded++
 		for _, q := range set.vlans[vlan] {
 			if q != p && !(unknown && q.NoFlood) {
 				b.to(q, i)
 			}
 		}
+	}
+	// The batch's drops are counted before its frames go out, so that
+	// whoever sees a later frame arrive also sees them.
+	if probes > 0 {
+		p.c.probes.Add(probes)
+	}
+	if looped > 0 {
+		p.c.loop.Add(looped)
+	}
+	if storm > 0 {
+		p.c.storm.Add(storm)
 	}
 	b.hold.Start()
 	for _, e := range b.out {
@@ -235,11 +262,15 @@ func (f *Fabric) drop(p *port, c *atomic.Uint64, reason string, fr frames.Frame)
 // for a GSOPort and are cut into segments for any other port; partial
 // checksums are completed for ports that cannot take them.
 func (q *port) send(b *batch, idx []int) {
-	if q.stopping.Load() {
+	switch {
+	case q.stopping.Load():
+		q.c.detached.Add(uint64(len(idx)))
 		return
-	}
-	if q.down.Load() {
+	case q.down.Load():
 		q.c.linkDown.Add(uint64(len(idx)))
+		return
+	case q.block.Load() != nil:
+		q.c.txLoop.Add(uint64(len(idx)))
 		return
 	}
 	var full, tooBig, bad uint64

@@ -3,6 +3,7 @@ package fabric
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/l2fabric/l2fabric/frames"
 )
@@ -50,14 +51,19 @@ func TestForwardDoesNotAllocate(t *testing.T) {
 		t.Skip("the race detector allocates; run without -race")
 	}
 	for _, tc := range []struct {
-		name string
-		dst  frames.MAC
+		name  string
+		dst   frames.MAC
+		storm bool
 	}{
-		{"known unicast", frames.MAC{2, 0, 0, 0, 0, 0xb}},
-		{"broadcast", frames.MAC{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}},
+		{"known unicast", frames.MAC{2, 0, 0, 0, 0, 0xb}, false},
+		{"broadcast", frames.MAC{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, false},
+		{"broadcast under storm control", frames.MAC{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f, in, b := benchFabric(t, 4, 1514, tc.dst)
+			if tc.storm {
+				in.storm = newTokenBucket(1000, time.Now())
+			}
 			// Warm up: transmit-queue slot buffers are allocated on first
 			// use, so cycle every egress ring a few times first.
 			for i := 0; i < 4*DefaultTxQueueLen/64; i++ {

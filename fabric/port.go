@@ -33,7 +33,11 @@
 //   - socketfile.go: SocketInUseError and SocketFiler, so that a socket
 //     this fabric's own port holds is named as such.
 //   - words.go: Count, "1 client" and "2 clients" in dumps.
-//   - counters.go, linkstate.go: per-port counters, and a ready-made Linker.
+//   - loop.go: loop protection: probes, MAC-flap detection, blocking a
+//     looped port and unblocking it.
+//   - storm.go: storm control, a token bucket per port.
+//   - counters.go, linkstate.go: per-port counters and the books they
+//     keep, and a ready-made Linker.
 //   - remote.go: what tunnel ports (vxlan) add: remote endpoints in dumps,
 //     static entries pinned to one, flood lists.
 //
@@ -136,7 +140,10 @@ type AddressFilter interface {
 
 // RxDropper is implemented by ports whose backend can drop received
 // frames before the fabric reads them (a listener's per-client queue); the
-// count shows in the port's counters as drop_rx_backend.
+// count shows in the port's counters as drop_rx_backend. A Device may
+// implement it too, for frames it dropped before any port had them (from
+// a sender it cannot reply to, or for a client being detached): they show
+// in the fabric's totals (Stats.Totals).
 type RxDropper interface {
 	RxDropped() uint64
 }
@@ -192,6 +199,15 @@ const (
 	MaxTxQueueLen = 65536
 	// DefaultVLAN is the access VLAN of a port with no vlan= option.
 	DefaultVLAN = 1
+	// DefaultLoopPriority is the loop priority of a port with no loop=N.
+	DefaultLoopPriority = 128
+	// MaxLoopPriority bounds loop=N.
+	MaxLoopPriority = 255
+	// StormOff (storm=off) turns storm control off for a port whatever
+	// the fabric's default.
+	StormOff = -1
+	// MaxStorm bounds storm=PPS.
+	MaxStorm = 100_000_000
 )
 
 // PortConfig says how the fabric treats a port. Its zero value (apart from
@@ -233,6 +249,24 @@ type PortConfig struct {
 	// TxQueueLen is the transmit queue length in frames. 0 means
 	// DefaultTxQueueLen.
 	TxQueueLen int
+	// LoopProbes makes the fabric send loop-detection probes on the port
+	// (see loop.go). Backends set it for ports that can reach a LAN, where
+	// a second path to the same LAN makes a loop: host, feth and tap
+	// ports, and dgram ports in connect= or peer= mode. A VM's NIC never
+	// has it: its guest would see the probes as noise and cannot loop.
+	LoopProbes bool
+	// LoopPriority ranks the port when it is looped with another: the one
+	// with the lower priority is blocked, and of two with the same
+	// priority the one attached last. 0 means DefaultLoopPriority.
+	LoopPriority int
+	// NoLoopDetect (loop=off) takes the port out of loop protection: it
+	// sends no probes and is never the one blocked.
+	NoLoopDetect bool
+	// Storm limits the broadcast, multicast and unknown-unicast frames
+	// the port may inject, per second (storm=PPS); excess is dropped as
+	// drop_storm. 0 means the fabric's default (Config.Storm), StormOff
+	// no limit.
+	Storm int
 }
 
 // IsTrunk reports whether the port carries tagged VLANs.
@@ -248,6 +282,9 @@ func (c PortConfig) withDefaults() PortConfig {
 	}
 	if c.TxQueueLen == 0 {
 		c.TxQueueLen = DefaultTxQueueLen
+	}
+	if c.LoopPriority == 0 {
+		c.LoopPriority = DefaultLoopPriority
 	}
 	return c
 }
@@ -265,6 +302,10 @@ func (c PortConfig) validate() error {
 		return errors.New("txqueue must be 1-65536")
 	case !c.MAC.IsZero() && !c.MAC.IsUnicast():
 		return errors.New("mac must be a unicast address")
+	case c.LoopPriority < 1 || c.LoopPriority > MaxLoopPriority:
+		return errors.New("loop priority must be 1-255")
+	case c.Storm < StormOff || c.Storm > MaxStorm:
+		return errors.New("storm must be off or 1-100000000 frames per second")
 	}
 	for _, v := range c.Trunk {
 		if v < frames.MinVLAN || v > frames.MaxVLAN {

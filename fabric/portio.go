@@ -27,7 +27,11 @@ func (f *Fabric) readLoop(p *port) {
 		} else {
 			n, err = p.dev.Read(b.bufs, b.sizes)
 		}
-		if n > 0 && !p.stopping.Load() {
+		// Frames read are forwarded even while the port is being
+		// detached: its backend may hand over what it held when it was
+		// closed, and the port's entries are removed only once its
+		// reader has stopped.
+		if n > 0 {
 			f.forward(p, b, n)
 		}
 		if err != nil {

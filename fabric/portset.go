@@ -17,6 +17,16 @@ type port struct {
 	tx       *txQueue
 	gso      GSOPort // dev, when it carries super-frames
 	c        portCounters
+	id       uint32       // index in loop probes, unique in the fabric's life
+	storm    *tokenBucket // storm control; nil when off. Reader only.
+
+	// Loop protection (see loop.go).
+	block     atomic.Pointer[blockState] // nil while not blocked
+	loopSeen  atomic.Int64               // unix ns of the last sign of the loop it is blocked for
+	lastProbe atomic.Int64               // unix ns of the last returned probe handled
+	// holdDown and unblockedAt are guarded by the fabric's loop.mu.
+	holdDown    time.Duration
+	unblockedAt time.Time
 
 	down       atomic.Bool // link down (see Linker)
 	downReason atomic.Value
@@ -27,8 +37,12 @@ type port struct {
 	gone       chan struct{} // closed when detach has completed
 }
 
-// state is the port's state for dumps: "up", or "down (reason)".
+// state is the port's state for dumps: "up", "blocked (loop with PORT)",
+// or "down (reason)".
 func (p *port) state() string {
+	if s, ok := p.blockedState(); ok {
+		return s
+	}
 	if !p.down.Load() {
 		return "up"
 	}

@@ -69,7 +69,7 @@ func (e *SpecError) Error() string {
 
 // CommonKeys are the options every port kind accepts; ParsePortConfig
 // interprets them.
-var commonKeys = []string{"name", "vlan", "trunk", "mtu", "learning", "flood", "mac", "txqueue"}
+var commonKeys = []string{"name", "vlan", "trunk", "mtu", "learning", "flood", "mac", "txqueue", "loop", "storm"}
 
 // CommonKeys returns the option keys every port kind accepts.
 func CommonKeys() []string { return slices.Clone(commonKeys) }
@@ -147,7 +147,7 @@ func isWord(s string) bool {
 }
 
 // ParsePortConfig interprets the common options of s (name, vlan, trunk,
-// mtu, learning, flood, mac, txqueue) into a PortConfig, and checks that
+// mtu, learning, flood, mac, txqueue, loop, storm) into a PortConfig, and checks that
 // every other option is one of backendKeys. Forms lists the kind's accepted
 // forms for error messages.
 func ParsePortConfig(s Spec, backendKeys []string, forms string) (PortConfig, error) {
@@ -183,6 +183,26 @@ func ParsePortConfig(s Spec, backendKeys []string, forms string) (PortConfig, er
 			c.TxQueueLen, err = strconv.Atoi(o.Value)
 			if err != nil || c.TxQueueLen < 1 || c.TxQueueLen > MaxTxQueueLen {
 				return fail(o, fmt.Sprintf("txqueue must be a number of frames from 1 to %d", MaxTxQueueLen), "e.g. txqueue=1024")
+			}
+		case "loop":
+			switch o.Value {
+			case "off":
+				c.NoLoopDetect = true
+			case "on":
+			default:
+				c.LoopPriority, err = strconv.Atoi(o.Value)
+				if err != nil || c.LoopPriority < 1 || c.LoopPriority > MaxLoopPriority {
+					return fail(o, fmt.Sprintf("loop must be on, off or a priority from 1 to %d (the lower is blocked when two ports are looped; default %d)", MaxLoopPriority, DefaultLoopPriority), "e.g. loop=200 to keep this port open, loop=off")
+				}
+			}
+		case "storm":
+			if o.Value == "off" {
+				c.Storm = StormOff
+				break
+			}
+			c.Storm, err = strconv.Atoi(o.Value)
+			if err != nil || c.Storm < 1 || c.Storm > MaxStorm {
+				return fail(o, fmt.Sprintf("storm must be off or a number of broadcast, multicast and unknown-unicast frames per second from 1 to %d", MaxStorm), "e.g. storm=1000")
 			}
 		case "learning", "flood":
 			on, err := ParseBool(o.Value)

@@ -77,6 +77,13 @@ func TestParsePortConfig(t *testing.T) {
 		{in: "dgram:/x,name=a/b", err: "without spaces or '/'"},
 		{in: "dgram:/x,txqueue=0", err: "txqueue must be"},
 		{in: "dgram:/x,colour=blue", err: "unknown option for kind dgram"},
+		{in: "dgram:/x,loop=off,storm=1000", want: PortConfig{Kind: "dgram", NoLoopDetect: true, Storm: 1000}},
+		{in: "dgram:/x,loop=200,storm=off", want: PortConfig{Kind: "dgram", LoopPriority: 200, Storm: StormOff}},
+		{in: "dgram:/x,loop=on", want: PortConfig{Kind: "dgram"}},
+		{in: "dgram:/x,loop=0", err: "loop must be on, off or a priority from 1 to 255"},
+		{in: "dgram:/x,loop=maybe", err: "loop must be on, off or a priority"},
+		{in: "dgram:/x,storm=0", err: "storm must be off or a number"},
+		{in: "dgram:/x,storm=lots", err: "storm must be off or a number"},
 	}
 	for _, tt := range tests {
 		s, err := ParseSpec(tt.in)

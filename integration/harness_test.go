@@ -134,6 +134,9 @@ type daemon struct {
 	done    chan struct{} // closed when the process has exited
 	stopped bool
 	quiet   bool // do not print the log when the test fails
+	// noBooks skips the books check at teardown, for a test that leaves
+	// a storm running (loop protection off).
+	noBooks bool
 }
 
 // logWriter collects the daemon's output and notices the ready line.
@@ -207,6 +210,9 @@ func startDaemonIn(t *testing.T, ns, dir string, args ...string) *daemon {
 	}()
 	t.Cleanup(func() {
 		if !d.stopped {
+			if !t.Failed() && !d.noBooks {
+				d.checkBooks()
+			}
 			d.stopClean()
 		}
 		if t.Failed() && !d.quiet {
@@ -333,6 +339,9 @@ type portCounters struct {
 	RxBackend   uint64 `json:"drop_rx_backend"`
 	TxQueueFull uint64 `json:"drop_tx_queue_full"`
 	TxError     uint64 `json:"drop_tx_error"`
+	Loop        uint64 `json:"drop_loop"`
+	TxLoop      uint64 `json:"drop_tx_loop"`
+	Storm       uint64 `json:"drop_storm"`
 }
 
 // portInfo is one element of `l2fabric ports --json`.
@@ -346,6 +355,71 @@ type portInfo struct {
 	MTU      int          `json:"mtu"`
 	FDB      int          `json:"fdb_entries"`
 	Counters portCounters `json:"counters"`
+}
+
+// totals are the fabric-wide counters of `l2fabric stats --json`: every
+// port's, attached or detached, summed.
+type totals struct {
+	RxFrames uint64 `json:"rx_frames"`
+	TxFrames uint64 `json:"tx_frames"`
+	Probes   uint64 `json:"probes_rx"`
+	ProbesTx uint64 `json:"probes_tx"`
+	// Receive-side drops: of frames the fabric read.
+	Runt           uint64 `json:"drop_runt"`
+	Oversize       uint64 `json:"drop_oversize"`
+	TaggedOnAccess uint64 `json:"drop_tagged_on_access"`
+	VLAN           uint64 `json:"drop_vlan"`
+	Spoofed        uint64 `json:"drop_spoofed"`
+	BadSource      uint64 `json:"drop_bad_source"`
+	LinkLocal      uint64 `json:"drop_link_local"`
+	Loop           uint64 `json:"drop_loop"`
+	Storm          uint64 `json:"drop_storm"`
+	// Dropped before the fabric read them.
+	RxBackend uint64 `json:"drop_rx_backend"`
+	// Transmit side, per copy.
+	LinkDown    uint64 `json:"drop_link_down"`
+	TxQueueFull uint64 `json:"drop_tx_queue_full"`
+	TxError     uint64 `json:"drop_tx_error"`
+	TxOversize  uint64 `json:"drop_tx_oversize"`
+	TxLoop      uint64 `json:"drop_tx_loop"`
+	Detached    uint64 `json:"drop_detached"`
+}
+
+// rxDrops sums the receive-side drop reasons.
+func (t totals) rxDrops() uint64 {
+	return t.Runt + t.Oversize + t.TaggedOnAccess + t.VLAN + t.Spoofed + t.BadSource + t.LinkLocal + t.Loop + t.Storm
+}
+
+// books checks the receive side of the fabric's books: every frame read
+// by any port, attached or detached, was forwarded to its one port,
+// flooded, filtered (its destination on its own port), consumed as a loop
+// probe or dropped for a receive-side reason:
+//
+//	rx_frames = forwarded + flooded + filtered + probes_rx + receive drops
+//
+// Copies are counted on the transmit side, per egress port (tx_frames and
+// the transmit drops), and are not part of this balance: a flooded frame
+// has as many copies as its VLAN has other ports.
+func (s stats) books() error {
+	out := s.Fabric.Forwarded + s.Fabric.Flooded + s.Fabric.Filtered + s.Totals.Probes + s.Totals.rxDrops()
+	if s.Totals.RxFrames != out {
+		return fmt.Errorf("frames read %d != forwarded %d + flooded %d + filtered %d + probes %d + dropped %d (%+v): %d unaccounted",
+			s.Totals.RxFrames, s.Fabric.Forwarded, s.Fabric.Flooded, s.Fabric.Filtered, s.Totals.Probes, s.Totals.rxDrops(), s.Totals,
+			int64(s.Totals.RxFrames)-int64(out))
+	}
+	return nil
+}
+
+// checkBooks waits for the books to balance (frames read just now may
+// still be on their way) and fails the test if they do not.
+func (d *daemon) checkBooks() {
+	d.t.Helper()
+	select {
+	case <-d.done:
+		return // the test ended the daemon its own way
+	default:
+	}
+	eventually(d.t, "the books balance at teardown", func() error { return d.stats().books() })
 }
 
 // stats is `l2fabric stats --json`. (encoding/json matches keys
@@ -369,6 +443,8 @@ type stats struct {
 		Evicted uint64 `json:"evicted"`
 	} `json:"fdb"`
 	FDBAging float64 `json:"fdb_aging_seconds"`
+	Totals   totals  `json:"totals"`
+	Detached int     `json:"ports_detached"`
 }
 
 // fdb returns `l2fabric fdb --json` with extra args (filters).
@@ -892,3 +968,6 @@ func isSocket(path string) bool {
 	fi, err := os.Lstat(path)
 	return err == nil && fi.Mode()&os.ModeSocket != 0
 }
+
+// hasFrame reports whether v has received a frame not yet read.
+func (v *vm) hasFrame() bool { return len(v.rx) > 0 }

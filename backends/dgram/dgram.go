@@ -172,6 +172,7 @@ func open(ctx context.Context, s fabric.Spec, cfg fabric.PortConfig, a fabric.At
 			return fabric.Opened{}, err
 		}
 		cfg.Info = p.local.Path() + " -> " + o.connect
+		cfg.LoopProbes = true // an uplink to a server's LAN (vmnet-helper)
 		return fabric.Opened{Port: p, Config: cfg}, nil
 	case o.peer != "":
 		if cfg.Name == "" {
@@ -182,6 +183,7 @@ func open(ctx context.Context, s fabric.Spec, cfg fabric.PortConfig, a fabric.At
 			return fabric.Opened{}, err
 		}
 		cfg.Info = o.path + " <-> " + o.peer
+		cfg.LoopProbes = true // may be an uplink to another switch
 		return fabric.Opened{Port: p, Config: cfg}, nil
 	default:
 		if cfg.Name == "" {

@@ -25,6 +25,9 @@ import (
 // the listener's demultiplexer and the fabric's reader for that client.
 const clientQueueLen = 256
 
+// maxRedeliver bounds the new ports deliver makes for one run of frames.
+const maxRedeliver = 3
+
 // listener is a bound socket that any number of VMs send to. Each distinct
 // sender address is a port of its own, named DEVICE/<its socket file name>,
 // and replies go back to that address from the same socket.
@@ -45,11 +48,15 @@ type listener struct {
 	closeOnce     sync.Once
 	closeErr      error
 	unaddressable atomic.Uint64
+	orphaned      atomic.Uint64 // frames for a client closed before its port read them
 	warnedUnnamed atomic.Bool
 	bufLen        int
 }
 
-var _ fabric.Device = (*listener)(nil)
+var (
+	_ fabric.Device    = (*listener)(nil)
+	_ fabric.RxDropper = (*listener)(nil)
+)
 
 func listen(ctx context.Context, path string, perm sockfile.Perm, cfg fabric.PortConfig, a fabric.Attacher) (*listener, error) {
 	fd, err := socket()
@@ -88,6 +95,11 @@ func listen(ctx context.Context, path string, perm sockfile.Perm, cfg fabric.Por
 }
 
 func (l *listener) Name() string { return l.name }
+
+// RxDropped counts the frames the listener dropped before any port had
+// them: from senders without an address to reply to, and for clients
+// detached before their port read them (a VM that sent and vanished).
+func (l *listener) RxDropped() uint64 { return l.unaddressable.Load() + l.orphaned.Load() }
 
 func (l *listener) Info() string {
 	l.mu.Lock()
@@ -137,7 +149,7 @@ func (l *listener) run() {
 			}
 			if cur == nil || cur.key != string(key) {
 				if cur != nil {
-					cur.rx.push(bufs, sizes, run, hold)
+					l.deliver(cur, bufs, sizes, run, hold)
 				}
 				run = run[:0]
 				l.mu.Lock()
@@ -156,7 +168,31 @@ func (l *listener) run() {
 			run = append(run, i)
 		}
 		if cur != nil {
-			cur.rx.push(bufs, sizes, run, hold)
+			l.deliver(cur, bufs, sizes, run, hold)
+		}
+	}
+}
+
+// deliver hands frames run of bufs to client c. A client closed since it
+// was looked up (its port detached because a send to it failed: a VM that
+// sent and vanished) refuses them; they go to a new port for the same
+// address, as any datagram from an address without a port does, so that
+// what a VM sent before it went is still forwarded. Frames no port takes
+// are counted as the listener's.
+func (l *listener) deliver(c *client, bufs [][]byte, sizes []int, run []int, hold *flowq.Hold) {
+	for try := 0; ; try++ {
+		refused := c.rx.push(bufs, sizes, run, hold)
+		if refused == 0 {
+			return
+		}
+		run = run[len(run)-refused:]
+		if try == maxRedeliver {
+			l.orphaned.Add(uint64(refused))
+			return
+		}
+		if c = l.newClient(&c.addr); c == nil {
+			l.orphaned.Add(uint64(refused))
+			return
 		}
 	}
 }
@@ -295,19 +331,29 @@ func newRxQueue(n, bufLen int) *rxQueue {
 // push takes the frames bufs[i] for i in run, of lengths sizes[i],
 // replacing each bufs[i] with an empty buffer of the same length instead
 // of copying. When the queue is full it waits for room as hold allows;
-// what still does not fit is dropped and counted.
-func (r *rxQueue) push(bufs [][]byte, sizes []int, run []int, hold *flowq.Hold) {
+// what still does not fit is dropped and counted as the client's. It
+// returns how many frames it refused because the client is closed: the
+// port's counters are final then, so the caller counts those.
+func (r *rxQueue) push(bufs [][]byte, sizes []int, run []int, hold *flowq.Hold) (closed int) {
 	if len(run) == 0 {
-		return
+		return 0
 	}
 	pushed := 0
 	r.q.Lock()
-	for _, i := range run {
+	for k, i := range run {
+		if r.q.Closed() {
+			closed = len(run) - k
+			break
+		}
 		s := r.q.Reserve()
 		for s == nil && r.q.WaitRoom(hold) {
 			s = r.q.Reserve()
 		}
 		if s == nil {
+			if r.q.Closed() {
+				closed = len(run) - k
+				break
+			}
 			r.drops.Add(1)
 			continue
 		}
@@ -323,16 +369,15 @@ func (r *rxQueue) push(bufs [][]byte, sizes []int, run []int, hold *flowq.Hold) 
 	if pushed > 0 {
 		r.q.Notify()
 	}
+	return closed
 }
 
 // pop copies up to len(bufs) frames out, blocking until there is one.
+// Once the queue is closed it still hands out what it holds, so that the
+// frames of a client that sent and vanished are forwarded, then fails.
 func (r *rxQueue) pop(bufs [][]byte, sizes []int) (int, error) {
 	for {
 		r.q.Lock()
-		if r.q.Closed() {
-			r.q.Unlock()
-			return 0, os.ErrClosed
-		}
 		n := r.q.Take(len(bufs))
 		for k := 0; k < n; k++ {
 			s := r.q.Taken(k)
@@ -343,9 +388,13 @@ func (r *rxQueue) pop(bufs [][]byte, sizes []int) (int, error) {
 			}
 		}
 		r.q.Release()
+		closed := r.q.Closed()
 		r.q.Unlock()
 		if n > 0 {
 			return n, nil
+		}
+		if closed {
+			return 0, os.ErrClosed
 		}
 		<-r.q.Wake()
 	}

@@ -166,6 +166,7 @@ func open(_ context.Context, s fabric.Spec, cfg fabric.PortConfig, a fabric.Atta
 	cfg.Kind = "feth"
 	cfg.MTU = p.MTU()
 	cfg.Info = fmt.Sprintf("TAP %s in bridge %s", o.dev, o.bridge)
+	cfg.LoopProbes = true // the bridge's LAN
 	return fabric.Opened{Port: p, Config: cfg}, nil
 }
 

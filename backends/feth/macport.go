@@ -155,6 +155,8 @@ func (sys *system) open(_ context.Context, s fabric.Spec, cfg fabric.PortConfig,
 	cfg.Kind = "feth"
 	cfg.MTU = mtu
 	cfg.Info = fmt.Sprintf("%s in bridge %s, switched through its peer %s", pair.member, o.bridge, pair.switched)
+	// The bridge's LAN: probe it for loops.
+	cfg.LoopProbes = true
 	p, err := sys.newPort(sp, m, pair, log) // pair is its supervisor's from here
 	if err != nil {
 		sp.Close()

@@ -123,6 +123,7 @@ func openHost(s fabric.Spec, cfg fabric.PortConfig, log hclog.Logger, lookup fun
 	}
 	cfg.Kind = "host"
 	cfg.Info = o.ifname + ", " + natInfo
+	cfg.LoopProbes = true // the NIC's LAN
 	log = log.Named("host").With("port", cfg.Name)
 	p, err := openPort(o, ifi, cfg.MTU, log)
 	if err != nil {

@@ -143,6 +143,7 @@ func open(ctx context.Context, s fabric.Spec, cfg fabric.PortConfig, a fabric.At
 			cfg.Name = baseName(o.connect)
 		}
 		cfg.Info = "connect " + o.connect
+		cfg.LoopProbes = true // an uplink to a server's LAN (socket_vmnet, another l2fabric)
 		return fabric.Opened{Port: openDial(o.connect, mtu, a.Logger().Named("stream")), Config: cfg}, nil
 	default:
 		if cfg.Name == "" {

@@ -135,5 +135,6 @@ func open(_ context.Context, s fabric.Spec, cfg fabric.PortConfig, a fabric.Atta
 		how += ", persistent"
 	}
 	cfg.Info = fmt.Sprintf("TAP %s (%s)", o.Name, how)
+	cfg.LoopProbes = true // often in a host bridge
 	return fabric.Opened{Port: p, Config: cfg}, nil
 }

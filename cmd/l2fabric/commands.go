@@ -56,7 +56,7 @@ too, as earlier versions did.`,
 	controlPath := func() string { return a.control }
 	capture := noFileCompletion(newCaptureCmd(controlPath, a.stdout, a.stderr))
 	capture.RegisterFlagCompletionFunc("port", a.completePorts)
-	for _, c := range []*cobra.Command{a.fdbCommand(), a.portsCommand(), a.statsCommand(), a.attachCommand(), a.detachCommand(), a.reloadCommand(), a.macnatCommand(), a.vxlanCommand(),
+	for _, c := range []*cobra.Command{a.fdbCommand(), a.portsCommand(), a.statsCommand(), a.attachCommand(), a.detachCommand(), a.portCommand(), a.reloadCommand(), a.macnatCommand(), a.vxlanCommand(),
 		capture, noFileCompletion(newMonitorCmd(controlPath, a.stdout, a.stderr))} {
 		c.GroupID = "client"
 		root.AddCommand(c)

@@ -35,6 +35,8 @@ fdb-aging     = "10m"
 fdb-max       = 100
 flow-hold     = "0s"
 flow-stall    = "20ms"
+loop-detect   = "off"
+storm         = 500
 log-level     = "debug"
 log-json      = true
 metrics       = "127.0.0.1:9470"
@@ -47,16 +49,17 @@ static        = ["02:00:00:00:00:01@a,vlan=1", "02:00:00:00:00:02@b/x,vlan=20"]
 	}
 	want := &runConfig{
 		configFile: p, control: "/tmp/l2f-test.sock", controlGroup: "0", metrics: "127.0.0.1:9470",
-		fdb:      fdb.Config{Aging: 10 * time.Minute, MaxEntries: 100},
-		flow:     flowControl(0, 20*time.Millisecond),
+		fdb:          fdb.Config{Aging: 10 * time.Minute, MaxEntries: 100},
+		flow:         flowControl(0, 20*time.Millisecond),
+		noLoopDetect: true, storm: 500,
 		logLevel: hclog.Debug, logJSON: true,
 		ports: []string{"dgram:/tmp/a.sock", "dgram:/tmp/b.sock,vlan=20"},
 		statics: []fabric.Static{
 			{MAC: frames.MAC{2, 0, 0, 0, 0, 1}, Port: "a", VLAN: 1},
 			{MAC: frames.MAC{2, 0, 0, 0, 0, 2}, Port: "b/x", VLAN: 20},
 		},
-		portOrigins:   []string{p + ":11: port", p + ":11: port"},
-		staticOrigins: []string{p + ":12: static", p + ":12: static"},
+		portOrigins:   []string{p + ":13: port", p + ":13: port"},
+		staticOrigins: []string{p + ":14: static", p + ":14: static"},
 	}
 	if !reflect.DeepEqual(rc, want) {
 		t.Errorf("got  %+v\nwant %+v", rc, want)

@@ -40,6 +40,8 @@ type daemonValues struct {
 	fdbAging            time.Duration
 	fdbMax              int
 	flowHold, flowStall time.Duration
+	loopDetect          string
+	storm               int
 	user                string
 }
 
@@ -61,6 +63,8 @@ func registerDaemonFlags(fs *pflag.FlagSet, v *daemonValues) {
 	fs.Var(&durationFlag{p: &v.flowHold, example: "5ms, or 0 to never wait"}, "flow-hold", "how long a port may wait per batch for room at a busy port instead of dropping (0: never wait, drop at once)")
 	v.flowStall = fabric.DefaultStallAfter
 	fs.Var(&durationFlag{p: &v.flowStall, example: "10ms"}, "flow-stall", "a port that has sent nothing for this long is stuck: frames for it are dropped without waiting")
+	fs.StringVar(&v.loopDetect, "loop-detect", "on", "loop protection: probe ports that reach a LAN, and block one of two looped ports (on|off; per port: loop=)")
+	fs.IntVar(&v.storm, "storm", 0, "storm control for ports without storm=: broadcast, multicast and unknown-unicast frames per second a port may inject (0: no limit)")
 	fs.StringVar(&v.user, "user", "", userFlagUsage)
 }
 

@@ -266,6 +266,8 @@ func restartOnly(old, new *runConfig) []string {
 	note(old.fdb.Aging != new.fdb.Aging, "fdb-aging")
 	note(old.fdb.MaxEntries != new.fdb.MaxEntries, "fdb-max")
 	note(old.flow != new.flow, "flow-hold or flow-stall")
+	note(old.noLoopDetect != new.noLoopDetect, "loop-detect")
+	note(old.storm != new.storm, "storm")
 	note(old.logJSON != new.logJSON, "log-json")
 	return out
 }

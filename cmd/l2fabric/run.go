@@ -50,7 +50,8 @@ func runDaemon(cmdline []setting, stderr io.Writer) error {
 		return err
 	}
 	var guard rootGuard
-	f, err := fabric.New(fabric.Config{FDB: rc.fdb, FlowControl: rc.flow, Logger: log, Kinds: guard.kinds(platformKinds(vms))})
+	f, err := fabric.New(fabric.Config{FDB: rc.fdb, FlowControl: rc.flow, Logger: log, Kinds: guard.kinds(platformKinds(vms)),
+		NoLoopDetect: rc.noLoopDetect, Storm: rc.storm})
 	if err != nil {
 		return err
 	}

@@ -30,6 +30,8 @@ type runConfig struct {
 	metrics                    string // HOST:PORT of /metrics, "" for none
 	fdb                        fdb.Config
 	flow                       fabric.FlowControl
+	noLoopDetect               bool // --loop-detect=off
+	storm                      int  // --storm
 	logLevel                   hclog.Level
 	logJSON                    bool
 	defaultPort                string               // the socket path of the default port, when no --port
@@ -120,6 +122,15 @@ func checkRunConfig(v *daemonValues, origin origins, file *configFile) (*runConf
 		return nil, usagef("%s %v: want a duration above 0 and up to %v, e.g. 10ms", origin("flow-stall", 0), v.flowStall, maxFlow)
 	}
 	rc.flow = flowControl(v.flowHold, v.flowStall)
+	on, err := fabric.ParseBool(v.loopDetect)
+	if err != nil {
+		return nil, usagef("%s %q: want on or off", origin("loop-detect", 0), v.loopDetect)
+	}
+	rc.noLoopDetect = !on
+	if v.storm < 0 || v.storm > fabric.MaxStorm {
+		return nil, usagef("%s %d: want 0 (no limit) or frames per second up to %d, e.g. --storm 1000", origin("storm", 0), v.storm, fabric.MaxStorm)
+	}
+	rc.storm = v.storm
 	if rc.logLevel = hclog.LevelFromString(v.logLevel); rc.logLevel == hclog.NoLevel {
 		return nil, usagef("%s %q: want trace, debug, info, warn or error", origin("log-level", 0), v.logLevel)
 	}

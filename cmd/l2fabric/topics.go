@@ -30,7 +30,12 @@ Options every port accepts:
   learning=on|off    learn source addresses (default on)
   flood=on|off       receive unknown unicast (default on)
   mac=MAC            admit only this source address (anti-spoofing)
-  txqueue=N          transmit queue length in frames (default 2048)`)
+  txqueue=N          transmit queue length in frames (default 2048)
+  loop=on|off|N      loop protection; N 1-255 ranks the port: of two looped
+                     ports the lower is blocked (default 128, ties: the
+                     one attached last); off: never blocked, no probes
+  storm=PPS|off      limit broadcast, multicast and unknown unicast from
+                     the port to PPS frames/s (default: --storm)`)
 	return &cobra.Command{Use: "specs", Short: "port kinds and the options of a port spec", Long: b.String()}
 }
 

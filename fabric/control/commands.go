@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"reflect"
+	"runtime"
 	"sort"
 	"strings"
 
@@ -114,6 +115,14 @@ func commands() []command {
 		}),
 		withArgs("detach", "remove a port or device", func(s *Server, a *DetachArgs) (any, error) {
 			return struct{}{}, s.f.Detach(a.Name)
+		}),
+		withArgs("port.unblock", "unblock a port blocked as looped (blocked again if the loop is still there)", func(s *Server, a *PortArgs) (any, error) {
+			return struct{}{}, s.f.Unblock(a.Name)
+		}),
+		noArgs("debug", "the daemon's goroutines and heap, for soak tests", func(s *Server) (any, error) {
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			return DebugResult{Goroutines: runtime.NumGoroutine(), HeapAlloc: m.HeapAlloc, Sys: m.Sys}, nil
 		}),
 		withArgs("vxlan.remote", "add a remote VTEP to a vxlan port's flood list, remove one (op add, del), or list them (op list)", func(s *Server, a *RemoteArgs) (any, error) {
 			return remoteCommand(s.f, *a)

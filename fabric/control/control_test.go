@@ -128,7 +128,7 @@ func TestBadRequestsGetErrorsAndChangeNothing(t *testing.T) {
 		args any
 		want string
 	}{
-		{"nope", nil, `unknown command "nope"; commands: attach, capture, detach, fdb.add, fdb.del, fdb.flush, fdb.show, help, macnat.show, monitor, ports, reload, stats, version`},
+		{"nope", nil, `unknown command "nope"; commands: attach, capture, debug, detach, fdb.add, fdb.del, fdb.flush, fdb.show, help, macnat.show, monitor, port.unblock, ports, reload, stats, version, vxlan.remote`},
 		{"fdb.add", control.FDBAddArgs{MAC: "01:00:5e:00:00:01", Port: "vm1"}, "not a unicast"},
 		{"fdb.add", control.FDBAddArgs{MAC: "zz", Port: "vm1"}, "bad MAC"},
 		{"fdb.add", control.FDBAddArgs{MAC: "52:54:00:00:00:01", Port: "ghost"}, `no port named "ghost"`},

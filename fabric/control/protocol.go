@@ -26,6 +26,8 @@
 //	vxlan.remote {"port":NAME,"op":"add"|"del"|"list","remote":IP} → {"remotes": [IP...]}
 //	macnat.show {"port":NAME}                → [NATDumpEntry...] (MAC-NAT tables; port optional)
 //	reload                                   → ReloadResult (re-read the --config file)
+//	port.unblock {"name":NAME}               unblock a port blocked as looped
+//	debug                                    → DebugResult (goroutines, heap; for soak tests)
 //	help                                     → [{"name","args","help"}...]
 //
 // The table of commands in commands.go is the one list: dispatch, the
@@ -117,9 +119,22 @@ type AttachResult struct {
 	Name string `json:"name"`
 }
 
+// PortArgs names the port of a port.* command (port.unblock).
+type PortArgs struct {
+	Name string `json:"name"`
+}
+
 // DetachArgs names the port or device detach removes.
 type DetachArgs struct {
 	Name string `json:"name"`
+}
+
+// DebugResult is the daemon's own resource use, for soak tests that check
+// it stays flat.
+type DebugResult struct {
+	Goroutines int    `json:"goroutines"`
+	HeapAlloc  uint64 `json:"heap_alloc_bytes"`
+	Sys        uint64 `json:"sys_bytes"`
 }
 
 // MACNATShowArgs limits macnat.show to one port.

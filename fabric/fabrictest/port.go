@@ -30,6 +30,7 @@ type Port struct {
 	writeFn func([][]byte) (int, error)
 	events  chan fabric.LinkEvent
 	closed  bool
+	mirror  []*Port // ports that read what this one is written (Cable)
 }
 
 var _ fabric.Linker = (*Port)(nil)
@@ -81,6 +82,16 @@ func (p *Port) Pace(d time.Duration) {
 func (p *Port) FailWrites(err error) {
 	p.mu.Lock()
 	p.writeFn = func([][]byte) (int, error) { return 0, err }
+	p.mu.Unlock()
+}
+
+// Cable makes every frame written to p readable on each of to as well, as
+// if p and they were on one LAN: cabling two ports to each other makes a
+// loop. Frames that do not fit a port's input are dropped, as a LAN under
+// a storm does. Cable with no ports removes the cable.
+func (p *Port) Cable(to ...*Port) {
+	p.mu.Lock()
+	p.mirror = to
 	p.mu.Unlock()
 }
 
@@ -150,8 +161,17 @@ func (p *Port) Write(bufs [][]byte) (int, error) {
 	for _, b := range bufs {
 		p.written = append(p.written, append([]byte(nil), b...))
 	}
+	mirror := p.mirror
 	p.cond.Broadcast()
 	p.mu.Unlock()
+	for _, q := range mirror {
+		for _, b := range bufs {
+			select {
+			case q.in <- append([]byte(nil), b...):
+			default:
+			}
+		}
+	}
 	return len(bufs), nil
 }
 
