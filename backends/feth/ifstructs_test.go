@@ -24,7 +24,7 @@ func need64(t *testing.T) {
 
 func TestIoctlNumbers(t *testing.T) {
 	need64(t)
-	// The pinned request numbers (darwin.md, and x/sys on darwin, checked
+	// The pinned request numbers (xnu's sys/sockio.h, and x/sys on darwin, checked
 	// at compile time in ifstructs_darwin.go) are _IOC of the structures'
 	// sizes: this ties each structure's Go size to the kernel's.
 	for _, c := range []struct {
@@ -45,7 +45,7 @@ func TestIoctlNumbers(t *testing.T) {
 			t.Errorf("%s: computed %#x, pinned %#x", c.name, c.got, c.want)
 		}
 	}
-	// darwin.md's values, literally.
+	// xnu's values, literally.
 	for got, want := range map[uint32]uint32{
 		siocIFCREATE2: 0xc020697a, siocIFDESTROY: 0x80206979,
 		siocSDRVSPEC: 0x8028697b, siocGDRVSPEC: 0xc028697b,

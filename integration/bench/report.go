@@ -284,7 +284,7 @@ func sizeIndex(res *results, size int) int {
 	return -1
 }
 
-// writeTargets writes the project's targets (issue 5) against this run,
+// writeTargets writes the project's targets against this run,
 // for each of l2fabric's attach styles, each held to the relay that
 // attaches as it does.
 func writeTargets(w func(string, ...any), res *results) {

@@ -10,7 +10,7 @@ import (
 )
 
 // Compile-time checks that the numbers and layouts pinned in this package
-// (and by its Linux tests against darwin.md) are golang.org/x/sys's for
+// (and by its Linux tests against the values in xnu's headers) are golang.org/x/sys's for
 // darwin. Each pair converts a difference to an unsigned type: a negative
 // constant does not convert, so the package fails to compile for darwin
 // (and CI's darwin vet fails) unless both sides are equal.

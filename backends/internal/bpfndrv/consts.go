@@ -1,7 +1,7 @@
 package bpfndrv
 
 // ioctl requests on a BPF descriptor, as 64-bit darwin numbers them. They
-// are pinned by TestIoctlNumbers against darwin.md and against the _IOC
+// are pinned by TestIoctlNumbers against xnu's headers and against the _IOC
 // encoding of their argument sizes, and on darwin against golang.org/x/sys
 // at compile time (assert_darwin.go).
 const (
@@ -9,7 +9,7 @@ const (
 	biocSBLEN     = 0xc0044266 // _IOWR('B', 102, u_int)
 	biocSETF      = 0x80104267 // _IOW('B', 103, struct bpf_program)
 	biocPROMISC   = 0x20004269 // _IO('B', 105)
-	biocGDLT      = 0x4004426a // _IOR('B', 106, u_int); not in darwin.md, checked against x/sys
+	biocGDLT      = 0x4004426a // _IOR('B', 106, u_int); checked against x/sys
 	biocSETIF     = 0x8020426c // _IOW('B', 108, struct ifreq)
 	biocGSTATS    = 0x4008426f // _IOR('B', 111, struct bpf_stat)
 	biocIMMEDIATE = 0x80044270 // _IOW('B', 112, u_int)

@@ -16,7 +16,8 @@
 // only issue the system calls (bpfndrv_darwin.go) and check at compile time
 // that the numbers pinned here equal golang.org/x/sys's (assert_darwin.go).
 //
-// Facts about the kernel come from the project's macOS notes (darwin.md)
-// and from the xnu sources (xnu-11417); the ones darwin.md does not state
-// are marked "xnu:" where they are relied on.
+// Facts about the kernel come from the xnu sources (xnu-11417: bsd/net/bpf.h
+// and bpf.c, bsd/net/ndrv.c, bsd/sys/sockio.h) and are pinned by this
+// package's tests; the less obvious ones are marked "xnu:" where they are
+// relied on.
 package bpfndrv

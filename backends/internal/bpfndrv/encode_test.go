@@ -12,8 +12,8 @@ import (
 // every Mac l2fabric supports.
 const is64 = unsafe.Sizeof(uintptr(0)) == 8
 
-// TestIoctlNumbers pins the ioctl requests to the values darwin.md
-// verified, and checks each against the _IOC encoding of its direction,
+// TestIoctlNumbers pins the ioctl requests to the values xnu's headers
+// give, and checks each against the _IOC encoding of its direction,
 // group, number and argument size (with the argument structures' sizes
 // as laid out here).
 func TestIoctlNumbers(t *testing.T) {
@@ -23,7 +23,7 @@ func TestIoctlNumbers(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		got     uint32
-		darwin  uint32 // darwin.md; 0: not in darwin.md
+		darwin  uint32 // xnu's headers; 0: checked against x/sys only
 		encoded uint32
 	}{
 		{"BIOCSBLEN", biocSBLEN, 0xc0044266, ioc(iocInOut, 'B', 102, 4)},
@@ -39,18 +39,18 @@ func TestIoctlNumbers(t *testing.T) {
 		{"BIOCGDLT", biocGDLT, 0, ioc(iocOut, 'B', 106, 4)},
 	} {
 		if tc.darwin != 0 && tc.got != tc.darwin {
-			t.Errorf("%s = %#x, darwin.md says %#x", tc.name, tc.got, tc.darwin)
+			t.Errorf("%s = %#x, xnu says %#x", tc.name, tc.got, tc.darwin)
 		}
 		if tc.got != tc.encoded {
 			t.Errorf("%s = %#x, its _IOC encoding is %#x", tc.name, tc.got, tc.encoded)
 		}
 	}
-	// The interface ioctls darwin.md lists check the encoding itself.
+	// The interface ioctls of xnu's sys/sockio.h check the encoding itself.
 	if got := ioc(iocInOut, 'i', 122, 32); got != 0xc020697a {
-		t.Errorf("SIOCIFCREATE2 encodes as %#x, darwin.md says 0xc020697a", got)
+		t.Errorf("SIOCIFCREATE2 encodes as %#x, xnu says 0xc020697a", got)
 	}
 	if got := ioc(iocIn, 'i', 123, 40); got != 0x8028697b {
-		t.Errorf("SIOCSDRVSPEC encodes as %#x, darwin.md says 0x8028697b", got)
+		t.Errorf("SIOCSDRVSPEC encodes as %#x, xnu says 0x8028697b", got)
 	}
 }
 

@@ -57,7 +57,7 @@ func readAll(t *testing.T, buf []byte) ([]Record, error) {
 	}
 }
 
-// TestBpfHdrLayout pins struct bpf_hdr as darwin.md gives it, from bytes
+// TestBpfHdrLayout pins struct bpf_hdr as xnu's net/bpf.h gives it, from bytes
 // written by hand: timeval32 (8), caplen at 8, datalen at 12, hdrlen at 16,
 // 20 bytes in all; for Ethernet bh_hdrlen is 18 and the frame starts
 // there.

@@ -84,7 +84,7 @@ func bufferSize(n int) (int, error) {
 }
 
 // configureBPF configures a freshly opened BPF descriptor in the order
-// the kernel requires (darwin.md): the buffer size before the interface
+// the kernel requires (xnu's bpf.c): the buffer size before the interface
 // (BIOCSBLEN fails once one is attached), immediate mode (a read returns
 // as soon as a frame is there), only received frames (not those the host
 // sends, nor those we send through NDRV), then the filter, and only then

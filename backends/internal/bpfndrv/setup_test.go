@@ -59,7 +59,7 @@ func newRecorder() *recorder {
 	return &recorder{ints: map[uint32]int{biocGBLEN: 1 << 20, biocGDLT: dltEN10MB}, errs: map[uint32]error{}}
 }
 
-// TestConfigureBPFSequence pins the order darwin.md requires: the buffer
+// TestConfigureBPFSequence pins the order xnu's bpf.c requires: the buffer
 // size first (it fails once an interface is attached), the filter before
 // the interface, promiscuous mode after it, the granted size read back.
 func TestConfigureBPFSequence(t *testing.T) {
