@@ -103,13 +103,17 @@ const netAddrSet = 3
 // address it has already marks it as set, and the bridge keeps it. It
 // reports whether the address was pinned just now (false when it was set
 // explicitly already).
+//
+// How the address was assigned is read from sysfs, which shows the network
+// namespace it was mounted in: where it does not show this interface (a
+// process in another namespace than its /sys), the address is set all the
+// same, which is harmless when it was set already.
 func PinAddress(name string) (bool, error) {
 	raw, err := os.ReadFile("/sys/class/net/" + name + "/addr_assign_type")
-	if err != nil {
-		return false, fmt.Errorf("reading how %s's address was assigned: %w", name, err)
-	}
-	if t, err := strconv.Atoi(strings.TrimSpace(string(raw))); err == nil && t == netAddrSet {
-		return false, nil
+	if err == nil {
+		if t, err := strconv.Atoi(strings.TrimSpace(string(raw))); err == nil && t == netAddrSet {
+			return false, nil
+		}
 	}
 	l, err := byName(name)
 	if err != nil {
