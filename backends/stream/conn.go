@@ -33,6 +33,11 @@ const (
 	// maxSegments bounds the iovecs of one writev (IOV_MAX is 1024 on
 	// Linux and macOS).
 	maxSegments = 1024
+	// copyMax is the largest frame a write copies, with its prefix, into
+	// the connection's staging buffer (see Gather), so that a run of
+	// small frames is one contiguous segment of a writev instead of two
+	// per frame; larger frames are written from the fabric's buffers.
+	copyMax = 256
 	// sendTimeout bounds how long a Write waits for a peer that is not
 	// reading before the rest of its batch is dropped as ErrTxFull (the
 	// fabric then stops waiting for the port, see fabric.FlowControl).
@@ -82,6 +87,7 @@ func newConn(nc *net.UnixConn, limit int) (*conn, error) {
 		rc:      rc,
 		rd:      NewReassembler(limit, readBufferSize),
 		batch:   batchSize(limit),
+		g:       Gather{CopyMax: copyMax},
 		segs:    make([][]byte, 0, 2*maxBatch+1), // the rest of a frame begun, then two per frame
 		iovs:    make([]unix.Iovec, 0, 2*maxBatch+1),
 		pending: make([]byte, 0, HeaderLen+limit),
