@@ -35,9 +35,12 @@ const (
 	maxSegments = 1024
 	// copyMax is the largest frame a write copies, with its prefix, into
 	// the connection's staging buffer (see Gather), so that a run of
-	// small frames is one contiguous segment of a writev instead of two
-	// per frame; larger frames are written from the fabric's buffers.
-	copyMax = 256
+	// frames is one contiguous segment of a writev instead of two per
+	// frame; larger frames are written from the fabric's buffers. On
+	// Linux 6.x, writing batches of 256 frames to a unix stream socket,
+	// the copy takes 40% less CPU per frame at 64 B, 17% less at 1 KiB,
+	// the same at 1500 B, and 15-20% more from 4 KiB up.
+	copyMax = 1024
 	// sendTimeout bounds how long a Write waits for a peer that is not
 	// reading before the rest of its batch is dropped as ErrTxFull (the
 	// fabric then stops waiting for the port, see fabric.FlowControl).
