@@ -75,7 +75,10 @@ type conn struct {
 	iovs    []unix.Iovec
 	pending []byte // the rest of a frame begun by an earlier Write
 	wrErr   error
+	wrDone  bool                  // what the last writeSome returned
+	waiting bool                  // this write has set its deadline
 	wrFn    func(fd uintptr) bool // c.writeSome, bound once
+	tryFn   func(fd uintptr)      // c.writeSome into wrDone, bound once
 }
 
 // newConn takes over nc for frames of at most limit bytes.
@@ -96,6 +99,7 @@ func newConn(nc *net.UnixConn, limit int) (*conn, error) {
 		pending: make([]byte, 0, HeaderLen+limit),
 	}
 	c.rdFn, c.wrFn = c.readSome, c.writeSome
+	c.tryFn = func(fd uintptr) { c.wrDone = c.writeSome(fd) }
 	rc.Control(func(fd uintptr) {
 		sockbuf.Set(int(fd), sendBufferSize, recvBufferSize)
 	})
@@ -194,7 +198,7 @@ func (c *conn) readSome(fd uintptr) bool {
 // and a frame already begun is finished by the next write, before any
 // other, so the stream never goes out of step.
 func (c *conn) write(bufs [][]byte) (int, error) {
-	c.nc.SetWriteDeadline(time.Now().Add(sendTimeout))
+	c.waiting = false
 	if len(c.pending) > 0 {
 		c.g.Reset(nil)
 		if err := c.writeGather(); err != nil {
@@ -212,10 +216,22 @@ func (c *conn) write(bufs [][]byte) (int, error) {
 }
 
 // writeGather writes c.pending and then the batch in c.g, until done or
-// the deadline passes.
+// the deadline passes. It writes at once while the socket has room, and
+// only when it is full sets the deadline (the first time in a write) and
+// waits in the poller: most batches then cost no timer update.
 func (c *conn) writeGather() error {
 	c.wrErr = nil
-	err := c.rc.Write(c.wrFn)
+	if err := c.rc.Control(c.tryFn); err != nil {
+		return fmt.Errorf("%w: %v", fabric.ErrPeerGone, err)
+	}
+	var err error
+	if !c.wrDone {
+		if !c.waiting {
+			c.nc.SetWriteDeadline(time.Now().Add(sendTimeout))
+			c.waiting = true
+		}
+		err = c.rc.Write(c.wrFn)
+	}
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return fmt.Errorf("%w for %v", fabric.ErrTxFull, sendTimeout)
