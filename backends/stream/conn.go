@@ -21,18 +21,27 @@ import (
 const (
 	// maxBatch is the most frames the fabric reads and writes per call
 	// on a stream port (the fabric's own limit): a stream carries many
-	// frames per system call, so larger batches save a writev and a
-	// goroutine wake-up per frame, about a quarter of the CPU per frame
-	// at 64 bytes against batches of 64.
-	maxBatch = 256
+	// frames per system call, so larger batches save writev calls and
+	// wake-ups of the port's writer goroutine. At 64 bytes, batches of
+	// 256 took a quarter less CPU per frame than batches of 64, and 512
+	// another 10% less.
+	maxBatch = 512
 	// batchBytes bounds a batch's buffers for ports with a large MTU.
-	batchBytes = 512 << 10
+	batchBytes = 1 << 20
 	// readBufferSize is how much of the stream one read may take: many
 	// frames per system call.
 	readBufferSize = 256 << 10
 	// maxSegments bounds the iovecs of one writev (IOV_MAX is 1024 on
 	// Linux and macOS).
 	maxSegments = 1024
+	// copyMax is the largest frame a write copies, with its prefix, into
+	// the connection's staging buffer (see Gather), so that a run of
+	// frames is one contiguous segment of a writev instead of two per
+	// frame; larger frames are written from the fabric's buffers. On
+	// Linux 6.x, writing batches of 256 frames to a unix stream socket,
+	// the copy takes 40% less CPU per frame at 64 B, 17% less at 1 KiB,
+	// the same at 1500 B, and 15-20% more from 4 KiB up.
+	copyMax = 1024
 	// sendTimeout bounds how long a Write waits for a peer that is not
 	// reading before the rest of its batch is dropped as ErrTxFull (the
 	// fabric then stops waiting for the port, see fabric.FlowControl).
@@ -67,7 +76,10 @@ type conn struct {
 	iovs    []unix.Iovec
 	pending []byte // the rest of a frame begun by an earlier Write
 	wrErr   error
+	wrDone  bool                  // what the last writeSome returned
+	waiting bool                  // this write has set its deadline
 	wrFn    func(fd uintptr) bool // c.writeSome, bound once
+	tryFn   func(fd uintptr)      // c.writeSome into wrDone, bound once
 }
 
 // newConn takes over nc for frames of at most limit bytes.
@@ -82,11 +94,13 @@ func newConn(nc *net.UnixConn, limit int) (*conn, error) {
 		rc:      rc,
 		rd:      NewReassembler(limit, readBufferSize),
 		batch:   batchSize(limit),
+		g:       Gather{CopyMax: copyMax},
 		segs:    make([][]byte, 0, 2*maxBatch+1), // the rest of a frame begun, then two per frame
 		iovs:    make([]unix.Iovec, 0, 2*maxBatch+1),
 		pending: make([]byte, 0, HeaderLen+limit),
 	}
 	c.rdFn, c.wrFn = c.readSome, c.writeSome
+	c.tryFn = func(fd uintptr) { c.wrDone = c.writeSome(fd) }
 	rc.Control(func(fd uintptr) {
 		sockbuf.Set(int(fd), sendBufferSize, recvBufferSize)
 	})
@@ -185,7 +199,7 @@ func (c *conn) readSome(fd uintptr) bool {
 // and a frame already begun is finished by the next write, before any
 // other, so the stream never goes out of step.
 func (c *conn) write(bufs [][]byte) (int, error) {
-	c.nc.SetWriteDeadline(time.Now().Add(sendTimeout))
+	c.waiting = false
 	if len(c.pending) > 0 {
 		c.g.Reset(nil)
 		if err := c.writeGather(); err != nil {
@@ -203,10 +217,22 @@ func (c *conn) write(bufs [][]byte) (int, error) {
 }
 
 // writeGather writes c.pending and then the batch in c.g, until done or
-// the deadline passes.
+// the deadline passes. It writes at once while the socket has room, and
+// only when it is full sets the deadline (the first time in a write) and
+// waits in the poller: most batches then cost no timer update.
 func (c *conn) writeGather() error {
 	c.wrErr = nil
-	err := c.rc.Write(c.wrFn)
+	if err := c.rc.Control(c.tryFn); err != nil {
+		return fmt.Errorf("%w: %v", fabric.ErrPeerGone, err)
+	}
+	var err error
+	if !c.wrDone {
+		if !c.waiting {
+			c.nc.SetWriteDeadline(time.Now().Add(sendTimeout))
+			c.waiting = true
+		}
+		err = c.rc.Write(c.wrFn)
+	}
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return fmt.Errorf("%w for %v", fabric.ErrTxFull, sendTimeout)

@@ -128,63 +128,113 @@ func PutHeader(h *[HeaderLen]byte, n int) { binary.BigEndian.PutUint32(h[:], uin
 // Gather tracks the progress of writing a batch of frames, each preceded
 // by its prefix, with vectored writes that may stop anywhere: between
 // frames, inside a prefix or inside a frame. Segments gives what is left
-// to write; Advance consumes what a write took. It holds the prefixes, so
-// a batch costs no allocation once the Gather has grown to its size.
+// to write; Advance consumes what a write took.
+//
+// The prefixes live in a staging buffer the Gather owns, and so, when
+// CopyMax is set, do the frames of at most CopyMax bytes: a run of small
+// frames then goes out as one contiguous segment instead of two per frame.
+// For small frames a copy is cheaper than the iovec the kernel would walk
+// (and check) for each; large frames are still written from where they
+// are. A batch costs no allocation once the Gather has grown to its size.
 type Gather struct {
-	hdrs  [][HeaderLen]byte
-	bufs  [][]byte
-	frame int // the frame being written
-	off   int // bytes of it (prefix included) already written
+	// CopyMax is the largest frame copied into the staging buffer with
+	// its prefix; 0 copies only the prefixes. Set it before Reset.
+	CopyMax int
+
+	stage []byte   // prefixes, and frames of at most CopyMax bytes
+	segs  [][]byte // the batch's byte ranges, in order
+	ends  []int    // ends[i] is the offset just past frame i in the batch
+	seg   int      // the segment being written
+	off   int      // bytes of it already written
+	done  int      // bytes of the batch already written
+	frame int      // frames written completely
 }
 
 // Reset starts a new batch of frames.
 func (g *Gather) Reset(bufs [][]byte) {
-	if cap(g.hdrs) < len(bufs) {
-		g.hdrs = make([][HeaderLen]byte, len(bufs))
+	need := 0
+	for _, b := range bufs {
+		need += HeaderLen
+		if len(b) <= g.CopyMax {
+			need += len(b)
+		}
 	}
-	g.hdrs = g.hdrs[:len(bufs)]
-	for i, b := range bufs {
-		PutHeader(&g.hdrs[i], len(b))
+	if cap(g.stage) < need {
+		// Segments point into the staging buffer: it must not move
+		// while the batch is laid out.
+		g.stage = make([]byte, 0, need)
 	}
-	g.bufs, g.frame, g.off = bufs, 0, 0
+	stage, segs, ends := g.stage[:0], g.segs[:0], g.ends[:0]
+	run, end := 0, 0 // start of the staged run not yet in segs, batch offset
+	for _, b := range bufs {
+		stage = binary.BigEndian.AppendUint32(stage, uint32(len(b)))
+		end += HeaderLen + len(b)
+		ends = append(ends, end)
+		if len(b) <= g.CopyMax {
+			stage = append(stage, b...)
+			continue
+		}
+		segs = append(segs, stage[run:], b)
+		run = len(stage)
+	}
+	if run < len(stage) {
+		segs = append(segs, stage[run:])
+	}
+	g.stage, g.segs, g.ends = stage, segs, ends
+	g.seg, g.off, g.done, g.frame = 0, 0, 0, 0
 }
 
 // Done reports whether the whole batch has been written.
-func (g *Gather) Done() bool { return g.frame == len(g.bufs) }
+func (g *Gather) Done() bool { return g.frame == len(g.ends) }
 
 // Written returns the number of frames written completely.
 func (g *Gather) Written() int { return g.frame }
 
 // InFlight reports whether a frame has been partly written: the stream
 // stays in step only if the rest of it follows before anything else.
-func (g *Gather) InFlight() bool { return g.off > 0 }
+func (g *Gather) InFlight() bool { return !g.Done() && g.done > g.start() }
+
+// start returns the offset in the batch of the frame being written.
+func (g *Gather) start() int {
+	if g.frame == 0 {
+		return 0
+	}
+	return g.ends[g.frame-1]
+}
+
+// total returns the length of the batch, prefixes included.
+func (g *Gather) total() int {
+	if len(g.ends) == 0 {
+		return 0
+	}
+	return g.ends[len(g.ends)-1]
+}
 
 // Segments appends to segs, up to max segments in all, the byte ranges
 // still to write, in order.
 func (g *Gather) Segments(segs [][]byte, max int) [][]byte {
-	for i, off := g.frame, g.off; i < len(g.bufs) && len(segs) < max; i, off = i+1, 0 {
-		if off < HeaderLen {
-			segs = append(segs, g.hdrs[i][off:])
-			off = HeaderLen
-		}
-		if body := g.bufs[i][off-HeaderLen:]; len(body) > 0 && len(segs) < max {
-			segs = append(segs, body)
-		}
+	for i, off := g.seg, g.off; i < len(g.segs) && len(segs) < max; i, off = i+1, 0 {
+		segs = append(segs, g.segs[i][off:])
 	}
 	return segs
 }
 
 // Advance consumes n bytes written.
 func (g *Gather) Advance(n int) {
-	for n > 0 && g.frame < len(g.bufs) {
-		left := HeaderLen + len(g.bufs[g.frame]) - g.off
+	n = min(max(n, 0), g.total()-g.done)
+	g.done += n
+	for n > 0 {
+		left := len(g.segs[g.seg]) - g.off
 		if n < left {
 			g.off += n
-			return
+			break
 		}
 		n -= left
-		g.frame++
+		g.seg++
 		g.off = 0
+	}
+	for g.frame < len(g.ends) && g.ends[g.frame] <= g.done {
+		g.frame++
 	}
 }
 
@@ -195,14 +245,12 @@ func (g *Gather) Rest(dst []byte) []byte {
 	if !g.InFlight() {
 		return dst
 	}
-	i := g.frame
-	if g.off < HeaderLen {
-		dst = append(dst, g.hdrs[i][g.off:]...)
-		dst = append(dst, g.bufs[i]...)
-	} else {
-		dst = append(dst, g.bufs[i][g.off-HeaderLen:]...)
+	for left := g.ends[g.frame] - g.done; left > 0; {
+		s := g.segs[g.seg][g.off:]
+		k := min(len(s), left)
+		dst = append(dst, s[:k]...)
+		left -= k
+		g.Advance(k)
 	}
-	g.frame++
-	g.off = 0
 	return dst
 }

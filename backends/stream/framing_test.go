@@ -169,37 +169,66 @@ func gatherAll(g *Gather, sizes []int, maxSegs int) []byte {
 func TestGatherPartialWrites(t *testing.T) {
 	bufs := [][]byte{frameOf(60, 1), frameOf(1514, 2), frameOf(14, 3), frameOf(100, 4)}
 	want := encode(bufs...)
-	for _, sizes := range [][]int{{len(want)}, {1}, {3}, {2, 5, 1000}, {64}} {
-		for _, maxSegs := range []int{1, 2, 3, 1024} {
-			var g Gather
-			g.Reset(bufs)
-			if got := gatherAll(&g, sizes, maxSegs); !bytes.Equal(got, want) {
-				t.Errorf("writes of %v, %d segments at most: wrote %d bytes, not the %d of the framed batch", sizes, maxSegs, len(got), len(want))
-			}
-			if g.Written() != len(bufs) {
-				t.Errorf("Written() = %d, want %d", g.Written(), len(bufs))
+	for _, copyMax := range copyMaxes {
+		for _, sizes := range [][]int{{len(want)}, {1}, {3}, {2, 5, 1000}, {64}} {
+			for _, maxSegs := range []int{1, 2, 3, 1024} {
+				g := Gather{CopyMax: copyMax}
+				g.Reset(bufs)
+				if got := gatherAll(&g, sizes, maxSegs); !bytes.Equal(got, want) {
+					t.Errorf("CopyMax %d, writes of %v, %d segments at most: wrote %d bytes, not the %d of the framed batch", copyMax, sizes, maxSegs, len(got), len(want))
+				}
+				if g.Written() != len(bufs) {
+					t.Errorf("CopyMax %d: Written() = %d, want %d", copyMax, g.Written(), len(bufs))
+				}
 			}
 		}
+	}
+}
+
+// copyMaxes are the Gather.CopyMax values the tests run with: prefixes
+// only, small frames staged and large ones not, everything staged.
+var copyMaxes = []int{0, 64, MaxFrameLen}
+
+func TestGatherStagesSmallFrames(t *testing.T) {
+	bufs := [][]byte{frameOf(60, 1), frameOf(60, 2), frameOf(1514, 3), frameOf(1514, 4), frameOf(14, 5)}
+	g := Gather{CopyMax: 64}
+	g.Reset(bufs)
+	segs := g.Segments(nil, 1024)
+	// Two staged frames and the third's prefix, its body, the fourth's
+	// prefix, its body, then the last frame staged with its prefix.
+	want := []int{2*(HeaderLen+60) + HeaderLen, 1514, HeaderLen, 1514, HeaderLen + 14}
+	if len(segs) != len(want) {
+		t.Fatalf("%d segments, want %d", len(segs), len(want))
+	}
+	for i, s := range segs {
+		if len(s) != want[i] {
+			t.Errorf("segment %d is %d bytes, want %d", i, len(s), want[i])
+		}
+	}
+	if len(segs[1]) > 0 && &segs[1][0] != &bufs[2][0] {
+		t.Errorf("a frame larger than CopyMax was copied")
 	}
 }
 
 func TestGatherRest(t *testing.T) {
 	bufs := [][]byte{frameOf(60, 1), frameOf(100, 2), frameOf(70, 3)}
 	want := encode(bufs...)
-	for cut := 0; cut <= len(want); cut++ {
-		var g Gather
-		g.Reset(bufs)
-		g.Advance(cut)
-		rest := g.Rest(nil)
-		// What was written, the rest, then the frames not begun must make
-		// the same stream.
-		got := append(bytes.Clone(want[:cut]), rest...)
-		got = append(got, encode(bufs[g.Written():]...)...)
-		if !bytes.Equal(got, want) {
-			t.Fatalf("cut at %d: written + rest + remaining frames differ from the stream", cut)
-		}
-		if g.InFlight() {
-			t.Fatalf("cut at %d: a frame still in flight after Rest", cut)
+	for _, copyMax := range copyMaxes {
+		for cut := 0; cut <= len(want); cut++ {
+			g := Gather{CopyMax: copyMax}
+			g.Reset(bufs)
+			g.Advance(cut)
+			rest := g.Rest(nil)
+			// What was written, the rest, then the frames not begun must
+			// make the same stream.
+			got := append(bytes.Clone(want[:cut]), rest...)
+			got = append(got, encode(bufs[g.Written():]...)...)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("CopyMax %d, cut at %d: written + rest + remaining frames differ from the stream", copyMax, cut)
+			}
+			if g.InFlight() {
+				t.Fatalf("CopyMax %d, cut at %d: a frame still in flight after Rest", copyMax, cut)
+			}
 		}
 	}
 }
@@ -209,7 +238,7 @@ func TestGatherDoesNotAllocate(t *testing.T) {
 	for i := range bufs {
 		bufs[i] = frameOf(64, byte(i))
 	}
-	var g Gather
+	g := Gather{CopyMax: 64}
 	segs := make([][]byte, 0, 128)
 	g.Reset(bufs)
 	allocs := testing.AllocsPerRun(100, func() {
@@ -264,7 +293,7 @@ func FuzzReassembler(f *testing.F) {
 
 		// Writing the frames found back through a Gather, in writes
 		// of any size, reproduces their framing.
-		var g Gather
+		g := Gather{CopyMax: copyMaxes[int(chunk)%len(copyMaxes)]}
 		g.Reset(got)
 		if out := gatherAll(&g, chunks, int(chunk)%5+1); !bytes.Equal(out, encode(got...)) {
 			t.Fatalf("gathered writes differ from the framed frames")
