@@ -49,7 +49,7 @@ func Kind() fabric.Kind {
 		Name:    "dgram",
 		Summary: "VMs over unix datagram sockets (vfkit, krunkit, qemu -netdev dgram, vmnet-helper)",
 		Forms:   forms,
-		Keys:    []string{"peer", "connect", "fd", "mode", "owner", "group", "hello"},
+		Keys:    append([]string{"peer", "connect", "fd", "hello"}, sockfile.PermKeys...),
 		Check: func(s fabric.Spec, _ fabric.PortConfig) error {
 			_, err := parseOptions(s)
 			return err
@@ -86,24 +86,10 @@ func parseOptions(s fabric.Spec) (options, error) {
 				return fail(part, "fd must be a file descriptor number")
 			}
 			o.fd = n
-		case "mode":
-			m, err := strconv.ParseUint(opt.Value, 8, 32)
-			if err != nil || m > 0o777 {
-				return fail(part, "mode must be octal permissions like 0660")
+		case "mode", "owner", "group":
+			if _, err := o.perm.SetOption(opt.Key, opt.Value); err != nil {
+				return fail(part, err.Error())
 			}
-			o.perm.Mode = os.FileMode(m)
-		case "owner":
-			id, err := sockfile.LookupUser(opt.Value)
-			if err != nil {
-				return fail(part, err.Error()+": owner= takes a user name or UID")
-			}
-			o.perm.UID = id
-		case "group":
-			id, err := sockfile.LookupGroup(opt.Value)
-			if err != nil {
-				return fail(part, err.Error()+": group= takes a group name or GID, e.g. group=staff")
-			}
-			o.perm.GID = id
 		case "hello":
 			on, err := fabric.ParseBool(opt.Value)
 			if err != nil {

@@ -29,7 +29,7 @@ func Kind() fabric.Kind {
 		Name:    "stream",
 		Summary: "VMs over unix stream sockets with 4-byte length framing (socket_vmnet, lima, qemu -netdev stream/socket, krunkit unixstream)",
 		Forms:   forms,
-		Keys:    []string{"connect", "fd", "mode", "owner", "group"},
+		Keys:    append([]string{"connect", "fd"}, sockfile.PermKeys...),
 		Check: func(s fabric.Spec, _ fabric.PortConfig) error {
 			_, err := parseOptions(s)
 			return err
@@ -68,26 +68,10 @@ func parseOptions(s fabric.Spec) (options, error) {
 				return fail(part, "fd must be a file descriptor number")
 			}
 			o.fd = n
-		case "mode":
-			m, err := strconv.ParseUint(opt.Value, 8, 32)
-			if err != nil || m > 0o777 {
-				return fail(part, "mode must be octal permissions like 0660")
-			}
-			o.perm.Mode = os.FileMode(m)
-		case "owner":
-			id, err := sockfile.LookupUser(opt.Value)
-			if err != nil {
-				return fail(part, err.Error()+": owner= takes a user name or UID")
-			}
-			o.perm.UID = id
-		case "group":
-			id, err := sockfile.LookupGroup(opt.Value)
-			if err != nil {
-				return fail(part, err.Error()+": group= takes a group name or GID, e.g. group=staff")
-			}
-			o.perm.GID = id
 		}
-		if o.path == "" && (opt.Key == "mode" || opt.Key == "owner" || opt.Key == "group") {
+		if perm, err := o.perm.SetOption(opt.Key, opt.Value); err != nil {
+			return fail(part, err.Error())
+		} else if perm && o.path == "" {
 			return listenOnly(part)
 		}
 	}

@@ -41,6 +41,39 @@ type Perm struct {
 	UID, GID int
 }
 
+// PermKeys are the spec options SetOption takes.
+var PermKeys = []string{"mode", "owner", "group"}
+
+// SetOption sets the part of p that the spec option key=value names
+// (mode=0660, owner=USER, group=GROUP), the one parser of these options
+// for every kind that binds a socket file. It reports whether key is one
+// of PermKeys; the error says what the value should be.
+func (p *Perm) SetOption(key, value string) (bool, error) {
+	switch key {
+	case "mode":
+		m, err := strconv.ParseUint(value, 8, 32)
+		if err != nil || m > 0o777 {
+			return true, errors.New("mode must be octal permissions like 0660")
+		}
+		p.Mode = os.FileMode(m)
+	case "owner":
+		id, err := LookupUser(value)
+		if err != nil {
+			return true, fmt.Errorf("%v: owner= takes a user name or UID", err)
+		}
+		p.UID = id
+	case "group":
+		id, err := LookupGroup(value)
+		if err != nil {
+			return true, fmt.Errorf("%v: group= takes a group name or GID, e.g. group=staff", err)
+		}
+		p.GID = id
+	default:
+		return false, nil
+	}
+	return true, nil
+}
+
 // File is a socket file this process bound.
 type File struct {
 	path string

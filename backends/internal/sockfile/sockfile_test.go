@@ -124,3 +124,29 @@ func TestLookup(t *testing.T) {
 		t.Errorf("LookupGroup of a missing group: %v", err)
 	}
 }
+
+// TestPermSetOption: the one parser of mode=, owner= and group=.
+func TestPermSetOption(t *testing.T) {
+	p := Perm{Mode: 0o660, UID: -1, GID: -1}
+	for _, tc := range []struct{ key, value string }{{"mode", "0640"}, {"owner", "0"}, {"group", "0"}} {
+		if ok, err := p.SetOption(tc.key, tc.value); !ok || err != nil {
+			t.Errorf("SetOption(%s, %s) = %v, %v", tc.key, tc.value, ok, err)
+		}
+	}
+	if p != (Perm{Mode: 0o640, UID: 0, GID: 0}) {
+		t.Errorf("perm = %+v", p)
+	}
+	if ok, err := p.SetOption("peer", "x"); ok || err != nil {
+		t.Errorf("SetOption(peer) = %v, %v, want false, nil", ok, err)
+	}
+	for _, tc := range []struct{ key, value, want string }{
+		{"mode", "0999", "octal permissions"},
+		{"mode", "01777", "octal permissions"},
+		{"owner", "no-such-user-l2f", "owner= takes a user name or UID"},
+		{"group", "no-such-group-l2f", "group= takes a group name or GID"},
+	} {
+		if ok, err := p.SetOption(tc.key, tc.value); !ok || err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("SetOption(%s, %s) = %v, %v, want an error saying %q", tc.key, tc.value, ok, err, tc.want)
+		}
+	}
+}
