@@ -57,7 +57,10 @@ const (
 	idleStations = 16
 	bcastPorts   = 8
 	idleRounds   = 3
-	latencyRate  = 1000
+	// unicastRounds is how many times each switch's known-unicast rate
+	// is measured at each size, in turn with the others.
+	unicastRounds = 3
+	latencyRate   = 1000
 )
 
 func main() {
@@ -73,7 +76,7 @@ func main() {
 	png := flag.String("png", "integration/bench/forwarding.png", "where to write the plot of frames/s by frame size (relative paths: from the module root)")
 	skipVDE := flag.Bool("skip-vde", false, "do not measure vde_switch (when it is not installed); the report says so")
 	only := flag.String("only", "", "measure only these, comma-separated, out of "+strings.Join(kindNames(), ",")+" (for a quick look; the report then has gaps)")
-	timeout := flag.Duration("timeout", 0, "give up (cleaning up) after this long (default: 90 s + 40 × (duration + 0.5 s))")
+	timeout := flag.Duration("timeout", 0, "give up (cleaning up) after this long (default: 90 s + (duration + 0.5 s) × 1.5 × the number of measurements)")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintln(os.Stderr, "bench: unexpected arguments:", flag.Args())
@@ -94,15 +97,6 @@ func main() {
 		runCleanups()
 		os.Exit(130)
 	}()
-	if *timeout <= 0 {
-		*timeout = 90*time.Second + 40*(*dur+warmup)
-	}
-	time.AfterFunc(*timeout, func() {
-		fmt.Fprintf(os.Stderr, "bench: still running after %v (-timeout): cleaning up\n", *timeout)
-		runCleanups()
-		os.Exit(1)
-	})
-
 	var sel []kind
 	if *only != "" {
 		for _, name := range strings.Split(*only, ",") {
@@ -114,6 +108,14 @@ func main() {
 			sel = append(sel, k)
 		}
 	}
+	if *timeout <= 0 {
+		*timeout = 90*time.Second + (*dur+warmup)*time.Duration(3*measurements(sel)/2)
+	}
+	time.AfterFunc(*timeout, func() {
+		fmt.Fprintf(os.Stderr, "bench: still running after %v (-timeout): cleaning up\n", *timeout)
+		runCleanups()
+		os.Exit(1)
+	})
 	err := run(*dur, *out, *png, *skipVDE, sel)
 	runCleanups()
 	if err != nil {
@@ -235,24 +237,53 @@ func run(dur time.Duration, outPath, pngPath string, skipVDE bool, only []kind) 
 	res.idleBase = map[kind]rate{}
 	res.bcast = map[kind]rate{}
 
-	// 1 and 4: known unicast at each size, then latency, on one instance.
+	// 1: known unicast at each size. Every switch runs side by side (an
+	// idle one costs nothing) and, size by size, each is measured in
+	// turn, unicastRounds times; the medians are compared. Measuring one
+	// switch's sizes and then the next switch's would let the machine's
+	// drift over a minute (other tenants of a shared host) pass for a
+	// difference between switches; interleaved, every switch sees the
+	// same machine within seconds.
+	tops := map[kind]running{}
+	stopAll := func() {
+		for _, t := range tops {
+			t.stop()
+		}
+	}
 	for _, k := range kinds {
 		t, err := startTopo(&e, k, 1, 0)
 		if err != nil {
+			stopAll()
 			return err
 		}
-		for _, size := range sizes {
-			r, err := blast(t.topo, t.receivers()[0].mac, size, warmup, dur)
-			if err != nil {
-				t.stop()
-				return fmt.Errorf("%v, %d-byte known unicast: %w", k, size, err)
+		tops[k] = t
+	}
+	for _, size := range sizes {
+		runs := map[kind][]rate{}
+		for round := 0; round < unicastRounds; round++ {
+			for _, k := range kinds {
+				t := tops[k]
+				r, err := blast(t.topo, t.receivers()[0].mac, size, warmup, dur)
+				if err != nil {
+					stopAll()
+					return fmt.Errorf("%v, %d-byte known unicast: %w", k, size, err)
+				}
+				logf("%-20v unicast %4d B, round %d: %s", k, size, round+1, summary(r))
+				runs[k] = append(runs[k], r)
 			}
-			logf("%-20v unicast %4d B: %s", k, size, summary(r))
-			res.unicast[k] = append(res.unicast[k], r)
 		}
-		l, err := latency(t.topo, latencyRate, warmup, dur)
-		t.stop()
+		for _, k := range kinds {
+			res.unicast[k] = append(res.unicast[k], median(runs[k]))
+		}
+	}
+
+	// 4: latency, on the same instances.
+	for _, k := range kinds {
+		l, err := latency(tops[k].topo, latencyRate, warmup, dur)
+		tops[k].stop()
+		delete(tops, k)
 		if err != nil {
+			stopAll()
 			return fmt.Errorf("%v, latency: %w", k, err)
 		}
 		logf("%-20v latency at %d/s: p50 %v p99 %v max %v (%d samples, %d lost)", k, l.rate, l.p50, l.p99, l.pmax, l.samples, l.lost)
@@ -349,6 +380,23 @@ func run(dur time.Duration, outPath, pngPath string, skipVDE bool, only []kind) 
 	}
 	logf("wrote %s (%s); %v in all", pngPath, how, res.elapsed.Round(time.Second))
 	return nil
+}
+
+// measurements returns how many measurements a run of these kinds (all
+// when nil) makes: known unicast and latency for each, and for each
+// switch the rounds with idle stations and broadcast.
+func measurements(kinds []kind) int {
+	if kinds == nil {
+		kinds = allKinds
+	}
+	n := 0
+	for _, k := range kinds {
+		n += len(sizes)*unicastRounds + 1
+		if !k.isRelay() {
+			n += 2*idleRounds + 1
+		}
+	}
+	return n
 }
 
 // running is a started topology whose teardown is also registered for

@@ -166,6 +166,7 @@ func report(res *results) string {
 	writeTargets(w, res)
 
 	w("### 1. Known-unicast forwarding rate (1 sender → 1 receiver, receiver's MAC learned first)\n\n")
+	w("Every switch runs side by side and, size by size, each is measured in turn, %d times; the tables give the medians, so that the machine's drift over the run does not pass for a difference between switches.\n\n", unicastRounds)
 	w("| switch | frame | frames/s | Gbit/s | sent frames/s | loss | switch CPU | switch counters (in the window) |\n|---|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, k := range kinds {
 		if !has(k) {
