@@ -31,6 +31,9 @@ func (f *Fabric) Attach(dev Port, cfg PortConfig) error {
 		gone:       make(chan struct{}),
 	}
 	p.gso, _ = dev.(GSOPort)
+	if p.gso == nil { // a GSOPort is read with ReadGSO
+		p.views, _ = dev.(ViewReader)
+	}
 	p.id = f.loop.nextID.Add(1)
 	if pps := cfg.Storm; pps > 0 || (pps == 0 && f.storm > 0) {
 		if pps == 0 {

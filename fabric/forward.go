@@ -14,7 +14,7 @@ import (
 // batch is a reader goroutine's working memory, allocated once per port
 // and reused for every batch so that forwarding allocates nothing.
 type batch struct {
-	bufs   [][]byte         // read buffers
+	bufs   [][]byte         // read buffers, or a ViewReader's views
 	sizes  []int            // frame lengths from Read
 	rhdrs  []offload.Header // headers from ReadGSO, per read buffer
 	frames []frames.Frame   // admitted frames, untagged, views into bufs
@@ -46,8 +46,10 @@ func newBatch(n, bufLen int, flow FlowControl) *batch {
 		vlans:  make([]uint16, 0, n),
 		hold:   flowq.NewHold(flow),
 	}
-	for i := range b.bufs {
-		b.bufs[i] = make([]byte, bufLen)
+	if bufLen > 0 {
+		for i := range b.bufs {
+			b.bufs[i] = make([]byte, bufLen)
+		}
 	}
 	return b
 }

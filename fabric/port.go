@@ -125,6 +125,25 @@ type GSOPort interface {
 // up to two VLAN tags.
 const MaxGSOFrame = 65535 + frames.HeaderLen + 2*frames.TagLen
 
+// ViewReader is implemented by ports whose frames arrive back to back in
+// a buffer of their own, as a byte stream's do (backends/stream): the
+// fabric reads them with ReadViews, as views of that buffer, instead of
+// having Read copy each into a buffer of the fabric's. At 1500 B that
+// copy is a large part of what a switch costs beyond the system calls.
+// The fabric calls ReadViews instead of Read, from the port's reader
+// goroutine only.
+type ViewReader interface {
+	Port
+	// ReadViews is Read without the copy: it sets views[i] to the i-th
+	// frame where it lies in the port's own memory and sizes[i] to its
+	// length, and returns how many frames it read. A frame it cannot
+	// deliver is reported as Read reports it: a runt with its short
+	// size (and a view that long), a frame too long with a size larger
+	// than its view. The views stay valid, and are the fabric's to
+	// modify in place, until the next call to ReadViews.
+	ReadViews(views [][]byte, sizes []int) (n int, err error)
+}
+
 // AddressFilter is implemented by ports that receive only what a filter in
 // front of them lets through (BPF on macOS): the fabric tells them which
 // unicast addresses live behind its other ports, so the filter can admit

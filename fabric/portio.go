@@ -15,16 +15,22 @@ func (f *Fabric) readLoop(p *port) {
 	defer close(p.readerDone)
 	bs := batchSize(p.dev)
 	bufLen := p.maxLen + frames.TagLen
-	if p.gso != nil {
+	switch {
+	case p.gso != nil:
 		bufLen = MaxGSOFrame
+	case p.views != nil:
+		bufLen = 0 // the port's views take the buffers' place
 	}
 	b := newBatch(bs, bufLen, f.flow)
 	for {
 		var n int
 		var err error
-		if p.gso != nil {
+		switch {
+		case p.gso != nil:
 			n, err = p.gso.ReadGSO(b.bufs, b.sizes, b.rhdrs)
-		} else {
+		case p.views != nil:
+			n, err = p.views.ReadViews(b.bufs, b.sizes)
+		default:
 			n, err = p.dev.Read(b.bufs, b.sizes)
 		}
 		// Frames read are forwarded even while the port is being

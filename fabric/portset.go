@@ -15,7 +15,8 @@ type port struct {
 	tagged   VLANSet // VLANs carried tagged (trunk)
 	trunk    bool
 	tx       *txQueue
-	gso      GSOPort // dev, when it carries super-frames
+	gso      GSOPort    // dev, when it carries super-frames
+	views    ViewReader // dev, when it hands over views of its own buffer
 	c        portCounters
 	id       uint32       // index in loop probes, unique in the fabric's life
 	storm    *tokenBucket // storm control; nil when off. Reader only.

@@ -45,6 +45,10 @@ type Hooks struct {
 // http.ResponseWriter, and what gVisor's link/nested does by forwarding
 // every method.
 //
+// ViewReader alone is not kept: a wrapped port is read through its Read
+// (or the Read hook, which ReadViews would bypass), at the price of one
+// copy per frame.
+//
 // Wrap returns an error for hooks that would let frames bypass them: Read
 // without ReadGSO (or Write without WriteGSO, or the reverse) on a
 // GSOPort, and GSO hooks on a port that is not one.

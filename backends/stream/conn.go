@@ -65,7 +65,8 @@ type conn struct {
 
 	// Reader state.
 	rd    *Reassembler
-	batch int // frames per Read and Write (batchSize)
+	runt  [MinFrameLen]byte // what readViews shows of a runt
+	batch int               // frames per Read and Write (batchSize)
 	rdN   int
 	rdErr error
 	rdFn  func(fd uintptr) bool // c.readSome, bound once
@@ -123,26 +124,46 @@ func (c *conn) peer() string {
 // 14 is a runt, one larger than its buffer oversize), together with the
 // *FramingError: the connection cannot be read further. io.EOF means the
 // peer closed the connection between frames.
-func (c *conn) read(bufs [][]byte, sizes []int) (int, error) {
+func (c *conn) read(bufs [][]byte, sizes []int) (int, error) { return c.next(bufs, sizes, true) }
+
+// readViews is read without the copy (fabric.ViewReader): it sets views
+// to the frames where they lie in the reassembly buffer, valid until the
+// next call. A runt's view is that many zero bytes, a frame too long has
+// an empty view and size 1: both are counted and dropped as read's are.
+func (c *conn) readViews(views [][]byte, sizes []int) (int, error) {
+	return c.next(views, sizes, false)
+}
+
+// next is read (copy) or readViews (not copy).
+func (c *conn) next(bufs [][]byte, sizes []int, copyOut bool) (int, error) {
 	for {
 		n := 0
 		for n < len(bufs) {
 			f, err := c.rd.Next()
 			if err != nil {
 				var fe *FramingError
-				if errors.As(err, &fe) && fe.Runt() {
+				switch {
+				case errors.As(err, &fe) && fe.Runt():
 					sizes[n] = int(fe.Length)
-				} else {
+					if !copyOut {
+						bufs[n] = c.runt[:fe.Length]
+					}
+				case copyOut:
 					sizes[n] = len(bufs[n]) + 1
+				default:
+					bufs[n], sizes[n] = nil, 1
 				}
 				return n + 1, err
 			}
 			if f == nil {
 				break
 			}
-			if len(f) > len(bufs[n]) {
+			switch {
+			case !copyOut:
+				bufs[n], sizes[n] = f, len(f)
+			case len(f) > len(bufs[n]):
 				sizes[n] = len(bufs[n]) + 1 // cannot happen with the fabric's buffers; never truncate
-			} else {
+			default:
 				sizes[n] = copy(bufs[n], f)
 			}
 			n++

@@ -44,8 +44,8 @@ type dialPort struct {
 }
 
 var (
-	_ fabric.Port   = (*dialPort)(nil)
-	_ fabric.Linker = (*dialPort)(nil)
+	_ fabric.ViewReader = (*dialPort)(nil)
+	_ fabric.Linker     = (*dialPort)(nil)
 )
 
 // openDial makes a connect= port and tries to connect once. A server that
@@ -139,12 +139,23 @@ func (p *dialPort) drop(c *conn, why error) {
 // Read implements fabric.Port: it reads from the current connection,
 // reconnecting whenever it breaks, until the port is closed.
 func (p *dialPort) Read(bufs [][]byte, sizes []int) (int, error) {
+	return p.next(bufs, sizes, (*conn).read)
+}
+
+// ReadViews implements fabric.ViewReader, as Read does fabric.Port.
+func (p *dialPort) ReadViews(views [][]byte, sizes []int) (int, error) {
+	return p.next(views, sizes, (*conn).readViews)
+}
+
+// next reads with read from the current connection, reconnecting
+// whenever it breaks, until the port is closed.
+func (p *dialPort) next(bufs [][]byte, sizes []int, read func(*conn, [][]byte, []int) (int, error)) (int, error) {
 	for {
 		c := p.connected()
 		if c == nil {
 			return 0, os.ErrClosed
 		}
-		n, err := c.read(bufs, sizes)
+		n, err := read(c, bufs, sizes)
 		if err != nil {
 			p.drop(c, err)
 		}

@@ -13,8 +13,10 @@
 //	                       (as socket_vmnet_client hands to its command)
 //
 // The framing and its reassembly are in framing.go, free of system calls
-// and fuzzed; conn.go moves frames over one connection (reads reassembled,
-// writes gathered into writev, a bounded wait for a busy peer);
+// and fuzzed; conn.go moves frames over one connection (reads reassembled
+// and handed to the fabric as views of the reassembly buffer, with no
+// copy: fabric.ViewReader; writes gathered into writev; a bounded wait
+// for a busy peer);
 // listener.go makes every accepted connection a port, on a socket file
 // that socketfile.go creates; dial.go is the connect= port that
 // reconnects; kind.go turns a port spec into them. sockopt_linux.go and

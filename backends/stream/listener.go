@@ -170,16 +170,28 @@ type connPort struct {
 	closed atomic.Bool
 }
 
-var _ fabric.Port = (*connPort)(nil)
+var _ fabric.ViewReader = (*connPort)(nil)
 
 // Read implements fabric.Port. A length out of bounds ends the port: the
 // stream cannot be followed past it.
 func (p *connPort) Read(bufs [][]byte, sizes []int) (int, error) {
 	n, err := p.c.read(bufs, sizes)
+	p.countDesync(err)
+	return n, err
+}
+
+// countDesync counts a connection a listener closed for being out of step.
+func (p *connPort) countDesync(err error) {
 	var fe *FramingError
 	if p.l != nil && errors.As(err, &fe) {
 		p.l.desynced.Add(1)
 	}
+}
+
+// ReadViews implements fabric.ViewReader, as Read does fabric.Port.
+func (p *connPort) ReadViews(views [][]byte, sizes []int) (int, error) {
+	n, err := p.c.readViews(views, sizes)
+	p.countDesync(err)
 	return n, err
 }
 
