@@ -14,8 +14,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/l2fabric/l2fabric/integration/internal/qemuvm"
 )
 
 // The MAC-NAT tests put l2fabric's host port on an emulated Wi-Fi access
@@ -211,7 +209,9 @@ func TestMACNATWiFiLAN(t *testing.T) {
 			fetchLAN: func(addr string) { fetch(t, v, addr, "lan") }})
 	}
 
-	g := bootGuestWith(t, w.dir, "guest", "52:54:00:20:00:03", vms)
+	cfg := dgramGuest(w.dir, "guest", "52:54:00:20:00:03", "", vms)
+	cfg.IPv6 = true
+	g := bootGuests(t, w.dir, cfg)[0]
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	guestRun := func(cmd string) string {
@@ -318,32 +318,6 @@ func TestMACNATOffNoLease(t *testing.T) {
 	if addr, err := w.lease(t, vm1); err == nil {
 		t.Fatalf("the VM got lease %s through a locked access point port without MAC-NAT", addr)
 	}
-}
-
-// bootGuestWith boots a qemu guest with IPv6 on and no address, attached
-// to the listening socket remote, and stops it when the test ends.
-func bootGuestWith(t *testing.T, dir, name, mac, remote string) *qemuvm.Guest {
-	t.Helper()
-	assets := qemuvm.RequireAssets(t)
-	initramfs, err := qemuvm.BuildInitramfs(assets, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	g, err := qemuvm.Start(ctx, assets, initramfs, qemuvm.Config{
-		Name: name, MAC: mac, IPv6: true, LocalPath: filepath.Join(dir, name+".sock"), RemotePath: remote,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("%s console:\n%s", name, g.ConsoleLog())
-		}
-		g.Close()
-	})
-	return g
 }
 
 // BenchmarkTCPThroughMACNAT measures, in one run, iperf3 TCP throughput

@@ -3,7 +3,6 @@
 package integration
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -299,72 +298,15 @@ func TestHostMissingInterface(t *testing.T) {
 // each other.
 func TestLANHostReachesQEMUGuest(t *testing.T) {
 	requireNetAdmin(t)
-	assets := qemuvm.RequireAssets(t)
+	qemuvm.RequireAssets(t)
 	dir := shortTempDir(t)
-	initramfs, err := qemuvm.BuildInitramfs(assets, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	sw := newNetns(t, "sw")
 	lan := host(t, sw, "lan", "en0", "198.18.3.1/24")
 	vms := filepath.Join(dir, "vms.sock")
 	startDaemonIn(t, sw.name, dir, "--port", "host:en0", "--port", "dgram:"+vms)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	g, err := qemuvm.Start(ctx, assets, initramfs, qemuvm.Config{
-		Name: "router", MAC: "52:54:00:00:01:01", IP: "198.18.3.254/24",
-		LocalPath: filepath.Join(dir, "router.sock"), RemotePath: vms,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("guest console:\n%s", g.ConsoleLog())
-		}
-		g.Close()
-	})
-	out, code, err := g.Run(ctx, "ping -c 3 -W 2 198.18.3.1")
-	if err != nil || code != 0 {
-		t.Fatalf("guest cannot ping the LAN host: exit %d, %v\n%s", code, err, out)
-	}
+	g := bootGuest(t, dir, "router", "52:54:00:00:01:01", "198.18.3.254/24", vms)
+	guestPing(t, g, "198.18.3.1")
 	lan.ping("198.18.3.254")
-}
-
-// bootGuest boots a qemu guest attached to the listening socket remote
-// and stops it when the test ends.
-func bootGuest(t *testing.T, dir, name, mac, cidr, remote string) *qemuvm.Guest {
-	t.Helper()
-	assets := qemuvm.RequireAssets(t)
-	initramfs, err := qemuvm.BuildInitramfs(assets, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	g, err := qemuvm.Start(ctx, assets, initramfs, qemuvm.Config{
-		Name: name, MAC: mac, IP: cidr, LocalPath: filepath.Join(dir, name+".sock"), RemotePath: remote,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("%s console:\n%s", name, g.ConsoleLog())
-		}
-		g.Close()
-	})
-	return g
-}
-
-// guestPing pings addr from the guest and fails the test if it cannot.
-func guestPing(t *testing.T, g *qemuvm.Guest, addr string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if out, code, err := g.Run(ctx, "ping -c 3 -W 2 "+addr); err != nil || code != 0 {
-		t.Fatalf("%s cannot ping %s: exit %d, %v\n%s", g.Name(), addr, code, err, out)
-	}
 }
 
 // linkExists reports whether dev exists in namespace n.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,12 +24,8 @@ import (
 // reach vm1 (VLANs are isolated), and the FDB dump shows each guest's MAC
 // on its own port and VLAN.
 func TestQEMUGuestsSwitched(t *testing.T) {
-	assets := qemuvm.RequireAssets(t)
+	qemuvm.RequireAssets(t)
 	dir := shortTempDir(t)
-	initramfs, err := qemuvm.BuildInitramfs(assets, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	vms, lab, sw3 := filepath.Join(dir, "vms.sock"), filepath.Join(dir, "lab.sock"), filepath.Join(dir, "sw3.sock")
 	vm3Path := filepath.Join(dir, "vm3.sock")
 	d := startDaemon(t, dir,
@@ -38,57 +33,14 @@ func TestQEMUGuestsSwitched(t *testing.T) {
 		"--port", "dgram:"+lab+",vlan=20",
 		"--port", "dgram:"+sw3+",peer="+vm3Path+",vlan=20,name=vm3")
 
-	type guestSpec struct {
-		name, mac, ip, remote string
+	specs := []qemuvm.Config{
+		dgramGuest(dir, "vm1", "52:54:00:00:00:01", "198.18.0.1/24", vms),
+		dgramGuest(dir, "vm2", "52:54:00:00:00:02", "198.18.0.2/24", vms),
+		dgramGuest(dir, "vm3", "52:54:00:00:00:03", "198.18.0.3/24", sw3),
+		dgramGuest(dir, "vm4", "52:54:00:00:00:04", "198.18.0.4/24", lab),
 	}
-	specs := []guestSpec{
-		{"vm1", "52:54:00:00:00:01", "198.18.0.1/24", vms},
-		{"vm2", "52:54:00:00:00:02", "198.18.0.2/24", vms},
-		{"vm3", "52:54:00:00:00:03", "198.18.0.3/24", sw3},
-		{"vm4", "52:54:00:00:00:04", "198.18.0.4/24", lab},
-	}
-	guests := make([]*qemuvm.Guest, len(specs))
-	errs := make([]error, len(specs))
-	var wg sync.WaitGroup
-	for i, s := range specs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			guests[i], errs[i] = qemuvm.Start(ctx, assets, initramfs, qemuvm.Config{
-				Name: s.name, MAC: s.mac, IP: s.ip,
-				LocalPath: filepath.Join(dir, s.name+".sock"), RemotePath: s.remote,
-			})
-		}()
-	}
-	wg.Wait()
-	for i, g := range guests {
-		if g != nil {
-			t.Cleanup(func() {
-				if t.Failed() {
-					t.Logf("%s console:\n%s", g.Name(), g.ConsoleLog())
-				}
-				g.Close()
-			})
-		}
-		if errs[i] != nil {
-			t.Fatalf("booting %s: %v", specs[i].name, errs[i])
-		}
-	}
-
-	// qemu's -netdev dgram sends no hello: a guest becomes a port of a
-	// listening socket with its first frame. Real guests send one at link
-	// up (DHCP, IPv6 DAD); these announce themselves with a gratuitous
-	// ARP, which also teaches the FDB their MAC.
-	for i, g := range guests {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		ip, _, _ := strings.Cut(specs[i].ip, "/")
-		if out, code, err := g.Run(ctx, "arping -U -c 1 -I eth0 "+ip); err != nil || code != 0 {
-			t.Fatalf("%s: gratuitous ARP: exit %d, %v\n%s", specs[i].name, code, err, out)
-		}
-		cancel()
-	}
+	guests := bootGuests(t, dir, specs...)
+	announce(t, guests, specs)
 	d.waitPorts("vms/vm1.sock", "vms/vm2.sock", "vm3", "lab/vm4.sock")
 
 	ping := func(from int, to string) (string, int) {
@@ -97,7 +49,7 @@ func TestQEMUGuestsSwitched(t *testing.T) {
 		defer cancel()
 		out, code, err := guests[from].Run(ctx, "ping -c 3 -W 2 "+to)
 		if err != nil {
-			t.Fatalf("%s: ping %s: %v", specs[from].name, to, err)
+			t.Fatalf("%s: ping %s: %v", specs[from].Name, to, err)
 		}
 		return out, code
 	}
@@ -106,7 +58,7 @@ func TestQEMUGuestsSwitched(t *testing.T) {
 		to   string
 	}{{0, "198.18.0.2"}, {1, "198.18.0.1"}, {2, "198.18.0.4"}, {3, "198.18.0.3"}} {
 		if out, code := ping(p.from, p.to); code != 0 {
-			t.Errorf("%s cannot ping %s through l2fabric (exit %d):\n%s", specs[p.from].name, p.to, code, out)
+			t.Errorf("%s cannot ping %s through l2fabric (exit %d):\n%s", specs[p.from].Name, p.to, code, out)
 		}
 	}
 	// vm3 is on VLAN 20: its ARP for vm1 must never reach VLAN 1.

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,12 +27,8 @@ import (
 //
 // Every guest pings the others, and the FDB shows each on its own port.
 func TestQEMUStreamGuestsSwitched(t *testing.T) {
-	assets := qemuvm.RequireAssets(t)
+	qemuvm.RequireAssets(t)
 	dir := shortTempDir(t)
-	initramfs, err := qemuvm.BuildInitramfs(assets, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	vms, dg := filepath.Join(dir, "vms.sock"), filepath.Join(dir, "dg.sock")
 	d := startDaemon(t, dir, "--port", "stream:"+vms, "--port", "dgram:"+dg)
 
@@ -51,58 +46,18 @@ func TestQEMUStreamGuestsSwitched(t *testing.T) {
 	defer fd3.Close()
 	d.waitPorts("vms/1")
 
-	type guestSpec struct {
-		name, mac, ip, port string
-		cfg                 qemuvm.Config
+	// Each guest's port: the stream guests are ports from their first
+	// byte, the dgram guest from its first frame (announce).
+	ports := []string{"vms/2", "vms/1", "dg/vm3.sock"}
+	specs := []qemuvm.Config{
+		{Name: "vm1", MAC: "52:54:00:00:00:01", IP: "198.18.0.1/24",
+			Netdev: "stream,server=off,addr.type=unix,addr.path=" + vms},
+		{Name: "vm2", MAC: "52:54:00:00:00:02", IP: "198.18.0.2/24",
+			Netdev: "socket,fd=3", ExtraFiles: []*os.File{fd3}},
+		dgramGuest(dir, "vm3", "52:54:00:00:00:03", "198.18.0.3/24", dg),
 	}
-	specs := []guestSpec{
-		{"vm1", "52:54:00:00:00:01", "198.18.0.1/24", "vms/2",
-			qemuvm.Config{Netdev: "stream,server=off,addr.type=unix,addr.path=" + vms}},
-		{"vm2", "52:54:00:00:00:02", "198.18.0.2/24", "vms/1",
-			qemuvm.Config{Netdev: "socket,fd=3", ExtraFiles: []*os.File{fd3}}},
-		{"vm3", "52:54:00:00:00:03", "198.18.0.3/24", "dg/vm3.sock",
-			qemuvm.Config{LocalPath: filepath.Join(dir, "vm3.sock"), RemotePath: dg}},
-	}
-	guests := make([]*qemuvm.Guest, len(specs))
-	errs := make([]error, len(specs))
-	var wg sync.WaitGroup
-	for i, s := range specs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-			defer cancel()
-			cfg := s.cfg
-			cfg.Name, cfg.MAC, cfg.IP = s.name, s.mac, s.ip
-			guests[i], errs[i] = qemuvm.Start(ctx, assets, initramfs, cfg)
-		}()
-	}
-	wg.Wait()
-	for i, g := range guests {
-		if g != nil {
-			t.Cleanup(func() {
-				if t.Failed() {
-					t.Logf("%s console:\n%s", g.Name(), g.ConsoleLog())
-				}
-				g.Close()
-			})
-		}
-		if errs[i] != nil {
-			t.Fatalf("booting %s: %v", specs[i].name, errs[i])
-		}
-	}
-
-	// The stream guests are ports from their first byte; the dgram guest
-	// from its first frame. A gratuitous ARP from each also teaches the
-	// FDB every MAC.
-	for i, g := range guests {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		ip, _, _ := strings.Cut(specs[i].ip, "/")
-		if out, code, err := g.Run(ctx, "arping -U -c 1 -I eth0 "+ip); err != nil || code != 0 {
-			t.Fatalf("%s: gratuitous ARP: exit %d, %v\n%s", specs[i].name, code, err, out)
-		}
-		cancel()
-	}
+	guests := bootGuests(t, dir, specs...)
+	announce(t, guests, specs)
 	d.waitPorts("vms/1", "vms/2", "dg/vm3.sock")
 
 	for from, g := range guests {
@@ -110,26 +65,26 @@ func TestQEMUStreamGuestsSwitched(t *testing.T) {
 			if to == from {
 				continue
 			}
-			ip, _, _ := strings.Cut(s.ip, "/")
+			ip, _, _ := strings.Cut(s.IP, "/")
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			out, code, err := g.Run(ctx, "ping -c 2 -W 3 "+ip)
 			cancel()
 			if err != nil || code != 0 {
-				t.Errorf("%s cannot ping %s (%s) through l2fabric (exit %d, %v):\n%s", specs[from].name, s.name, ip, code, err, out)
+				t.Errorf("%s cannot ping %s (%s) through l2fabric (exit %d, %v):\n%s", specs[from].Name, s.Name, ip, code, err, out)
 			}
 		}
 	}
 
 	entries := d.fdb()
-	for _, s := range specs {
+	for i, s := range specs {
 		var found []string
 		for _, e := range entries {
-			if e.MAC == s.mac {
+			if e.MAC == s.MAC {
 				found = append(found, fmt.Sprintf("%s vlan %d", e.Port, e.VLAN))
 			}
 		}
-		if len(found) != 1 || found[0] != s.port+" vlan 1" {
-			t.Errorf("fdb: %s (%s) at %v, want only on %s vlan 1", s.mac, s.name, found, s.port)
+		if len(found) != 1 || found[0] != ports[i]+" vlan 1" {
+			t.Errorf("fdb: %s (%s) at %v, want only on %s vlan 1", s.MAC, s.Name, found, ports[i])
 		}
 	}
 	t.Logf("l2fabric fdb:\n%s\nl2fabric ports:\n%s", d.mustCLI("fdb"), d.mustCLI("ports"))
