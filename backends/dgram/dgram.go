@@ -119,19 +119,6 @@ func parseOptions(s fabric.Spec) (options, error) {
 	return o, nil
 }
 
-// baseName derives a port name from a socket path: its file name without
-// a .sock or .socket extension.
-func baseName(path string) string {
-	b := filepath.Base(path)
-	for _, ext := range []string{".sock", ".socket"} {
-		b = strings.TrimSuffix(b, ext)
-	}
-	if b == "" || b == "." || b == "/" {
-		return "dgram"
-	}
-	return b
-}
-
 func open(ctx context.Context, s fabric.Spec, cfg fabric.PortConfig, a fabric.Attacher) (fabric.Opened, error) {
 	o, err := parseOptions(s)
 	if err != nil {
@@ -151,7 +138,7 @@ func open(ctx context.Context, s fabric.Spec, cfg fabric.PortConfig, a fabric.At
 		return fabric.Opened{Port: p, Config: cfg}, nil
 	case o.connect != "":
 		if cfg.Name == "" {
-			cfg.Name = baseName(o.connect)
+			cfg.Name = sockfile.Name(o.connect, "dgram")
 		}
 		p, err := openConnect(o.connect, o.perm, o.hello)
 		if err != nil {
@@ -162,7 +149,7 @@ func open(ctx context.Context, s fabric.Spec, cfg fabric.PortConfig, a fabric.At
 		return fabric.Opened{Port: p, Config: cfg}, nil
 	case o.peer != "":
 		if cfg.Name == "" {
-			cfg.Name = baseName(o.path)
+			cfg.Name = sockfile.Name(o.path, "dgram")
 		}
 		p, err := openPeer(o.path, o.peer, o.perm)
 		if err != nil {
@@ -173,7 +160,7 @@ func open(ctx context.Context, s fabric.Spec, cfg fabric.PortConfig, a fabric.At
 		return fabric.Opened{Port: p, Config: cfg}, nil
 	default:
 		if cfg.Name == "" {
-			cfg.Name = baseName(o.path)
+			cfg.Name = sockfile.Name(o.path, "dgram")
 		}
 		l, err := listen(ctx, o.path, o.perm, cfg, a)
 		if err != nil {

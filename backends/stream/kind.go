@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -91,16 +90,6 @@ func parseOptions(s fabric.Spec) (options, error) {
 	return o, nil
 }
 
-// baseName derives a port name from a socket path: its file name without
-// its extension.
-func baseName(path string) string {
-	b := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-	if b == "" || b == "." || b == "/" {
-		return "stream"
-	}
-	return b
-}
-
 func open(ctx context.Context, s fabric.Spec, cfg fabric.PortConfig, a fabric.Attacher) (fabric.Opened, error) {
 	o, err := parseOptions(s)
 	if err != nil {
@@ -124,14 +113,14 @@ func open(ctx context.Context, s fabric.Spec, cfg fabric.PortConfig, a fabric.At
 		return fabric.Opened{Port: &connPort{c: c}, Config: cfg}, nil
 	case o.connect != "":
 		if cfg.Name == "" {
-			cfg.Name = baseName(o.connect)
+			cfg.Name = sockfile.Name(o.connect, "stream")
 		}
 		cfg.Info = "connect " + o.connect
 		cfg.LoopProbes = true // an uplink to a server's LAN (socket_vmnet, another l2fabric)
 		return fabric.Opened{Port: openDial(o.connect, mtu, a.Logger().Named("stream")), Config: cfg}, nil
 	default:
 		if cfg.Name == "" {
-			cfg.Name = baseName(o.path)
+			cfg.Name = sockfile.Name(o.path, "stream")
 		}
 		cfg.MTU = mtu
 		l, err := listen(ctx, o, cfg, a)

@@ -27,6 +27,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -88,6 +89,18 @@ func (f *File) Remove() {
 	if fi, err := os.Lstat(f.path); err == nil && os.SameFile(fi, f.fi) {
 		os.Remove(f.path)
 	}
+}
+
+// Name is the name a port (or device) on the socket at path gets when
+// its spec sets none: the file's name without its extension (vms.sock
+// gives vms, socket_vmnet's /var/run/socket_vmnet gives socket_vmnet),
+// or kind when the path has no file name.
+func Name(path, kind string) string {
+	b := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	if b == "" || b == "." || b == "/" {
+		return kind
+	}
+	return b
 }
 
 // MaxPathLen is the longest socket path the platform accepts.

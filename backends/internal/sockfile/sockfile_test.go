@@ -150,3 +150,18 @@ func TestPermSetOption(t *testing.T) {
 		}
 	}
 }
+
+func TestName(t *testing.T) {
+	for path, want := range map[string]string{
+		"/tmp/vms.sock":          "vms",
+		"/run/l2fabric/x.socket": "x",
+		"/var/run/socket_vmnet":  "socket_vmnet",
+		"vm.1.sock":              "vm.1",
+		"/":                      "dgram",
+		"":                       "dgram",
+	} {
+		if got := Name(path, "dgram"); got != want {
+			t.Errorf("Name(%q) = %q, want %q", path, got, want)
+		}
+	}
+}
