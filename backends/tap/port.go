@@ -139,7 +139,7 @@ func (p *Port) Read(bufs [][]byte, sizes []int) (int, error) {
 				return n, nil
 			}
 			switch {
-			case p.closed():
+			case p.sup.Closed():
 				return 0, os.ErrClosed
 			case p.sup.Current() != tf:
 				// The supervisor closed it: the device is gone.
@@ -171,7 +171,7 @@ func (p *Port) deviceGone(tf *tapFile) bool {
 func (p *Port) Write(bufs [][]byte) (int, error) {
 	tf := p.sup.Current()
 	if tf == nil {
-		if p.closed() {
+		if p.sup.Closed() {
 			return 0, fmt.Errorf("%w: TAP %s closed", fabric.ErrPeerGone, p.cfg.Name)
 		}
 		return 0, fmt.Errorf("%w: TAP %s is gone", fabric.ErrLinkDown, p.cfg.Name)
@@ -199,15 +199,6 @@ func (p *Port) LinkEvents() <-chan fabric.LinkEvent { return p.sup.LinkEvents() 
 func (p *Port) Close() error {
 	p.sup.Close()
 	return nil
-}
-
-func (p *Port) closed() bool {
-	select {
-	case <-p.sup.Done():
-		return true
-	default:
-		return false
-	}
 }
 
 // release closes tf and waits for its device to go away unless it

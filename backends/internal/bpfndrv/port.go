@@ -304,15 +304,6 @@ func (p *Port) Close() error {
 	return nil
 }
 
-func (p *Port) closed() bool {
-	select {
-	case <-p.sup.Done():
-		return true
-	default:
-		return false
-	}
-}
-
 // Read implements fabric.Port: one BPF read returns many frames, which are
 // copied into bufs; those that do not fit are kept for the next Read.
 // While the interface is gone or down it waits for the supervisor's next
@@ -325,7 +316,7 @@ func (p *Port) Read(bufs [][]byte, sizes []int) (int, error) {
 		if n := p.rx.drain(bufs, sizes, &p.dropped); n > 0 {
 			return n, nil
 		}
-		if p.closed() {
+		if p.sup.Closed() {
 			return 0, net.ErrClosed
 		}
 		h, changed := p.sup.Handle()
@@ -348,7 +339,7 @@ func (p *Port) Read(bufs [][]byte, sizes []int) (int, error) {
 		}
 		n, err := h.dev.read(p.rxbuf)
 		if err != nil {
-			if p.closed() {
+			if p.sup.Closed() {
 				return 0, net.ErrClosed
 			}
 			switch {

@@ -303,7 +303,8 @@ func (s *Supervisor[T]) run() {
 	}
 }
 
-func (s *Supervisor[T]) closing() bool {
+// Closed reports whether Close was called.
+func (s *Supervisor[T]) Closed() bool {
 	select {
 	case <-s.done:
 		return true
@@ -336,7 +337,7 @@ func (s *Supervisor[T]) reconcile() {
 		}
 	}
 	if s.cur.Load() == nil {
-		if s.closing() {
+		if s.Closed() {
 			return
 		}
 		if !present && !s.cfg.Create {
