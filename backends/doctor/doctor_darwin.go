@@ -143,24 +143,21 @@ type msghdrX struct {
 type darwinMsgx struct{ send, recv int }
 
 func (p darwinMsgx) sendX(bufs [][]byte) (int, error) {
-	hdrs := make([]msghdrX, len(bufs))
-	iovs := make([]unix.Iovec, len(bufs))
-	for i, b := range bufs {
-		iovs[i].Base = &b[0]
-		iovs[i].SetLen(len(b))
-		hdrs[i].hdr.Iov = &iovs[i]
-		hdrs[i].hdr.SetIovlen(1)
-	}
-	r, _, errno := unix.Syscall6(unix.SYS_SENDMSG_X, uintptr(p.send), uintptr(unsafe.Pointer(&hdrs[0])), uintptr(len(hdrs)), 0, 0, 0)
-	runtime.KeepAlive(bufs)
-	runtime.KeepAlive(iovs)
-	if errno != 0 {
-		return 0, errno
-	}
-	return int(r), nil
+	n, _, err := msgx(unix.SYS_SENDMSG_X, p.send, bufs)
+	return n, err
 }
 
 func (p darwinMsgx) recvX(bufs [][]byte, sizes []int) (int, error) {
+	n, hdrs, err := msgx(unix.SYS_RECVMSG_X, p.recv, bufs)
+	for i := 0; i < n; i++ {
+		sizes[i] = int(hdrs[i].datalen)
+	}
+	return n, err
+}
+
+// msgx issues sendmsg_x or recvmsg_x (trap) on fd with one msghdr_x per
+// buffer, and returns how many datagrams it moved and the headers.
+func msgx(trap uintptr, fd int, bufs [][]byte) (int, []msghdrX, error) {
 	hdrs := make([]msghdrX, len(bufs))
 	iovs := make([]unix.Iovec, len(bufs))
 	for i, b := range bufs {
@@ -169,16 +166,13 @@ func (p darwinMsgx) recvX(bufs [][]byte, sizes []int) (int, error) {
 		hdrs[i].hdr.Iov = &iovs[i]
 		hdrs[i].hdr.SetIovlen(1)
 	}
-	r, _, errno := unix.Syscall6(unix.SYS_RECVMSG_X, uintptr(p.recv), uintptr(unsafe.Pointer(&hdrs[0])), uintptr(len(hdrs)), 0, 0, 0)
+	r, _, errno := unix.Syscall6(trap, uintptr(fd), uintptr(unsafe.Pointer(&hdrs[0])), uintptr(len(hdrs)), 0, 0, 0)
 	runtime.KeepAlive(bufs)
 	runtime.KeepAlive(iovs)
 	if errno != 0 {
-		return 0, errno
+		return 0, nil, errno
 	}
-	for i := 0; i < int(r); i++ {
-		sizes[i] = int(hdrs[i].datalen)
-	}
-	return int(r), nil
+	return int(r), hdrs, nil
 }
 
 // vzCheck checks that this binary can use Virtualization.framework: built
