@@ -160,8 +160,17 @@ func TestVLANIsolation(t *testing.T) {
 	l := newLAN(t, dir)
 	a1, a2 := l.join(v10, "a1", 0x11, 10), l.join(v10, "a2", 0x12, 10)
 	b1, b2 := l.join(v20, "b1", 0x21, 20), l.join(v20, "b2", 0x22, 20)
-	all := []*vm{a1, a2, b1, b2}
 	d.waitPorts(a1.port, a2.port, b1.port, b2.port)
+	checkVLANIsolation(t, d, l, a1, a2, b1, b2)
+}
+
+// checkVLANIsolation checks two LANs of two VMs each, a1 and a2 in VLAN
+// 10 on one listening socket, b1 and b2 in VLAN 20 on another: floods and
+// unknown unicast reach the other VM of the same VLAN only, never the
+// sender, and the FDB has each VM on its port in its VLAN.
+func checkVLANIsolation(t *testing.T, d *daemon, l *lan, a1, a2, b1, b2 *vm) {
+	t.Helper()
+	all := []*vm{a1, a2, b1, b2}
 	l.learn(all...)
 
 	a1.sendTest(broadcast, 1)

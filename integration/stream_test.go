@@ -224,30 +224,8 @@ func TestStreamVLANIsolation(t *testing.T) {
 	l := newStreamLAN(t, dir)
 	a1, a2 := l.joinVZ(v10, "a1", 0x11, 10, vmOptions{}), l.joinVZ(v10, "a2", 0x12, 10, vmOptions{})
 	b1, b2 := l.joinVZ(v20, "b1", 0x21, 20, vmOptions{}), l.joinVZ(v20, "b2", 0x22, 20, vmOptions{})
-	all := []*vm{a1, a2, b1, b2}
 	d.waitPorts(a1.port, a2.port, b1.port, b2.port)
-	l.learn(all...)
-
-	a1.sendTest(broadcast, 1)
-	a1.sendTest(b1.mac, 2) // known in VLAN 20 only: unknown unicast in 10
-	got := l.fence(a1, all...)
-	wantIDs(t, "a2 (same socket)", got[a2], 1, 2)
-	wantIDs(t, "b1 (VLAN 20)", got[b1])
-	wantIDs(t, "b2 (VLAN 20)", got[b2])
-
-	b2.sendTest(broadcast, 3)
-	b2.sendTest(a1.mac, 4)
-	got = l.fence(b2, all...)
-	wantIDs(t, "b1 (same socket)", got[b1], 3, 4)
-	wantIDs(t, "a1 (VLAN 10)", got[a1])
-	wantIDs(t, "a2 (VLAN 10)", got[a2])
-
-	byMAC := entriesByMAC(d.fdb())
-	for _, v := range all {
-		if e := byMAC[v.mac.String()]; e.VLAN != v.vlan || e.Port != v.port {
-			t.Errorf("entry for %s = %+v, want VLAN %d on %s", v.mac, e, v.vlan, v.port)
-		}
-	}
+	checkVLANIsolation(t, d, l.lan, a1, a2, b1, b2)
 }
 
 // TestStreamMACMoves: a VM that comes back on a new connection with the
