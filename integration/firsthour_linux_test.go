@@ -88,10 +88,12 @@ func TestBannerNamesTheBinaryAsInvoked(t *testing.T) {
 	}
 }
 
-// nobodyRunner returns a maker of commands that run a copy of l2fabric as
-// nobody, with its temporary and runtime directory dir (made writable for
-// everyone), and nobody's account. It skips the test where that cannot be.
-func nobodyRunner(t *testing.T, dir string) (func(args ...string) *exec.Cmd, *user.User) {
+// nobodyAccount is the unprivileged account tests drop to.
+type nobodyAccount struct{ uid, gid int }
+
+// requireNobody returns nobody's IDs, skipping the test unless it runs as
+// root on a machine that has a user nobody.
+func requireNobody(t *testing.T) nobodyAccount {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
@@ -102,6 +104,15 @@ func nobodyRunner(t *testing.T, dir string) (func(args ...string) *exec.Cmd, *us
 	}
 	uid, _ := strconv.Atoi(nobody.Uid)
 	gid, _ := strconv.Atoi(nobody.Gid)
+	return nobodyAccount{uid: uid, gid: gid}
+}
+
+// nobodyRunner returns a maker of commands that run a copy of l2fabric as
+// nobody, with its temporary and runtime directory dir (made writable for
+// everyone), and nobody's account. It skips the test where that cannot be.
+func nobodyRunner(t *testing.T, dir string) (func(args ...string) *exec.Cmd, nobodyAccount) {
+	t.Helper()
+	nobody := requireNobody(t)
 	os.Chmod(dir, 0o777)
 	own := filepath.Join(dir, "l2fabric") // the tests' binary is in a directory of root's
 	b, err := os.ReadFile(bin)
@@ -113,7 +124,7 @@ func nobodyRunner(t *testing.T, dir string) (func(args ...string) *exec.Cmd, *us
 	}
 	return func(args ...string) *exec.Cmd {
 		cmd := exec.Command(own, args...)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, Pdeathsig: syscall.SIGTERM}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(nobody.uid), Gid: uint32(nobody.gid)}, Pdeathsig: syscall.SIGTERM}
 		cmd.Env = append(binEnv(), "TMPDIR="+dir, "XDG_RUNTIME_DIR="+dir)
 		return cmd
 	}, nobody
@@ -128,7 +139,7 @@ func TestGroupLetsAnUnprivilegedClientIn(t *testing.T) {
 	t.Parallel()
 	dir := shortTempDir(t)
 	asNobody, nobody := nobodyRunner(t, dir)
-	gid, _ := strconv.Atoi(nobody.Gid)
+	gid := nobody.gid
 
 	// Without group=, nobody is refused, and told why.
 	plain := filepath.Join(dir, "plain.sock")
@@ -140,7 +151,7 @@ func TestGroupLetsAnUnprivilegedClientIn(t *testing.T) {
 	d0.stopClean()
 
 	x := filepath.Join(dir, "x.sock")
-	d := startDaemon(t, shortTempDir(t), "--port", "dgram:"+x+",group="+nobody.Gid)
+	d := startDaemon(t, shortTempDir(t), "--port", "dgram:"+x+",group="+strconv.Itoa(gid))
 	fi, err := os.Stat(x)
 	if st, ok := fi.Sys().(*syscall.Stat_t); err != nil || !ok || int(st.Gid) != gid || fi.Mode().Perm() != 0o660 {
 		t.Fatalf("%s: %v %v, want mode 0660 and group %d", x, err, fi.Mode(), gid)

@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -25,15 +23,8 @@ import (
 // runtime directory would be).
 func TestUserGivesRootUp(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
-	nobody, err := user.Lookup("nobody")
-	if err != nil {
-		t.Skip("no user nobody")
-	}
-	uid, _ := strconv.Atoi(nobody.Uid)
-	gid, _ := strconv.Atoi(nobody.Gid)
+	nobody := requireNobody(t)
+	uid, gid := nobody.uid, nobody.gid
 	dir := shortTempDir(t)
 	if err := os.Chown(dir, uid, gid); err != nil {
 		t.Fatal(err)
@@ -125,15 +116,8 @@ func fileUID(fi os.FileInfo) int {
 // status 2 and the reason.
 func TestUserRefusedAtStart(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
-	nobody, err := user.Lookup("nobody")
-	if err != nil {
-		t.Skip("no user nobody")
-	}
 	dir := shortTempDir(t)
-	os.Chmod(dir, 0o777)
+	asNobody, _ := nobodyRunner(t, dir)
 	x := filepath.Join(dir, "x.sock")
 	for _, tc := range []struct{ user, want string }{
 		{"no-such-user-l2f", `no user "no-such-user-l2f"`},
@@ -146,21 +130,7 @@ func TestUserRefusedAtStart(t *testing.T) {
 		}
 	}
 	// Started as nobody: there is no root to give up.
-	uid, _ := strconv.Atoi(nobody.Uid)
-	gid, _ := strconv.Atoi(nobody.Gid)
-	// A copy nobody may run (the tests' binary is in a directory of
-	// root's).
-	own := filepath.Join(dir, "l2fabric")
-	b, err := os.ReadFile(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(own, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(own, "--control", filepath.Join(dir, "ctl.sock"), "--port", "dgram:"+x, "--user", "nobody")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
-	cmd.Env = binEnv()
+	cmd := asNobody("--control", filepath.Join(dir, "ctl.sock"), "--port", "dgram:"+x, "--user", "nobody")
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "not root: there is no root to give up") {
