@@ -201,8 +201,8 @@ func socket() (int, error) {
 // makeAddr builds the kernel form of a pathname socket address.
 func makeAddr(path string) (addr, error) {
 	var a addr
-	if len(path) > sockfile.MaxPathLen() {
-		return a, fmt.Errorf("socket path %q is %d bytes, longer than the %d this platform allows", path, len(path), sockfile.MaxPathLen())
+	if err := sockfile.CheckPathLen(path); err != nil {
+		return a, fmt.Errorf("%s: %w", path, err)
 	}
 	a.raw.Family = unix.AF_UNIX
 	for i := 0; i < len(path); i++ {

@@ -112,8 +112,8 @@ func parseOptions(s fabric.Spec) (options, error) {
 		return fail("", "missing socket path")
 	}
 	for _, p := range []string{o.path, o.peer, o.connect} {
-		if len(p) > sockfile.MaxPathLen() {
-			return fail(p, fmt.Sprintf("socket path is %d bytes, longer than the %d this platform allows", len(p), sockfile.MaxPathLen()))
+		if err := sockfile.CheckPathLen(p); err != nil {
+			return fail(p, err.Error())
 		}
 	}
 	return o, nil

@@ -109,12 +109,22 @@ func MaxPathLen() int {
 	return len(raw.Path) - 1
 }
 
+// CheckPathLen reports a socket path longer than MaxPathLen, which no
+// bind or connect can use, with its length and the limit; the caller
+// names the path.
+func CheckPathLen(path string) error {
+	if len(path) > MaxPathLen() {
+		return fmt.Errorf("socket path is %d bytes, longer than the %d this platform allows: use a shorter path", len(path), MaxPathLen())
+	}
+	return nil
+}
+
 // Bind binds the AF_UNIX socket fd at path and gives the file perm. A
 // stale socket file is replaced first. On failure nothing is left at
 // path that Bind created; fd stays the caller's to close.
 func Bind(fd int, path string, perm Perm) (*File, error) {
-	if len(path) > MaxPathLen() {
-		return nil, fmt.Errorf("socket path %q is %d bytes, longer than the %d this platform allows: use a shorter path", path, len(path), MaxPathLen())
+	if err := CheckPathLen(path); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if err := makeWay(path); err != nil {
 		return nil, err
