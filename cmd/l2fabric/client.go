@@ -31,6 +31,15 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// printJSONList writes a list as indented JSON: an empty one as [], never
+// null, so that scripts can iterate whatever the dump holds.
+func printJSONList[T any](w io.Writer, list []T) error {
+	if list == nil {
+		list = []T{}
+	}
+	return printJSON(w, list)
+}
+
 // noFileCompletion makes c complete no file names for its arguments
 // unless it says otherwise: client commands take names, not files.
 func noFileCompletion(c *cobra.Command) *cobra.Command {
@@ -57,10 +66,7 @@ func (a *app) fdbCommand() *cobra.Command {
 			return err
 		}
 		if asJSON {
-			if entries == nil {
-				entries = []fabric.Entry{}
-			}
-			return printJSON(a.stdout, entries)
+			return printJSONList(a.stdout, entries)
 		}
 		tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "PORT\tVLAN\tMAC\tAGE\tVIA")
@@ -178,10 +184,7 @@ func (a *app) portsCommand() *cobra.Command {
 				return err
 			}
 			if asJSON {
-				if ports == nil {
-					ports = []fabric.PortInfo{}
-				}
-				return printJSON(a.stdout, ports)
+				return printJSONList(a.stdout, ports)
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tKIND\tSTATE\tVLANS\tMTU\tRX_FRAMES\tRX_BYTES\tTX_FRAMES\tTX_BYTES\tFDB\tDROPS\tINFO")

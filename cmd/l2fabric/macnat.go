@@ -42,10 +42,7 @@ take over.`,
 				return err
 			}
 			if asJSON {
-				if entries == nil {
-					entries = []fabric.NATDumpEntry{}
-				}
-				return printJSON(a.stdout, entries)
+				return printJSONList(a.stdout, entries)
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "ON\tIP\tMAC\tPORT\tAGE")
